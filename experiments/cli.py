@@ -1,0 +1,171 @@
+"""The ``multivector`` command line.
+
+``multivector run SCENARIO`` runs a batch and prints where it was written; ``multivector show
+SCENARIO`` prints the resolved scenario with every parameter's value and source. A user mistake
+(bad file, key, value or flag) prints one line on stderr and exits with status 2; nothing is
+written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from model.scenario import ScenarioError, load_scenario, parse_override
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A bad command-line value: reported in one line, exit status 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} must be in [0, 2^63)")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, as for scenario errors
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="multivector",
+        description="Multi-vector foreign policy of the Central "
+        "Asian states: an agent-based model (Mesa).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a batch of replicates and write results and figures")
+    run.add_argument("scenario", help="scenario TOML file, e.g. scenarios/baseline.toml")
+    run.add_argument(
+        "--runs",
+        type=_positive_int,
+        help="replicates (default: the scenario's run.runs, 100 in the baseline)",
+    )
+    run.add_argument("--seed", type=_seed, help="batch seed (default: the scenario's run.seed)")
+    run.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: all cores)",
+    )
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a scenario value (repeatable)",
+    )
+    run.add_argument("--out", default="results", help="results root (default: results)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    show = sub.add_parser("show", help="print the resolved scenario with values and sources")
+    show.add_argument("scenario")
+    show.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE"
+    )
+    return parser
+
+
+def _show(scenario) -> str:
+    lines = [
+        f"# {scenario.title}",
+        f"# file: {scenario.file}   hash: {scenario.hash}",
+        f"# horizon: {scenario.dates[0].astype(str)} to {scenario.dates[-1].astype(str)} "
+        f"({scenario.n_steps} monthly steps); runs {scenario.runs}, seed {scenario.seed}",
+        f"# states: {', '.join(f'{s.id} ({s.name})' for s in scenario.states)}",
+        f"# powers: {', '.join(f'{p.id} ({p.name})' for p in scenario.powers)}",
+        f"# dimensions: {', '.join(scenario.dimension_ids)}",
+        "",
+    ]
+    width = max(len(k) for k in scenario.parameters)
+    for key, leaf in scenario.parameters.items():
+        if key.startswith("events."):
+            continue
+        lines.append(
+            f"{key:<{width}} = {leaf.value!r:<14} # {leaf.source}"
+            + ("" if leaf.file == scenario.file else f"  [{leaf.file}]")
+        )
+    lines.append("")
+    lines.append(
+        f"# events ({sum(e.enabled for e in scenario.events)} enabled of {len(scenario.events)})"
+    )
+    for event in scenario.events:
+        flag = "" if event.enabled else "  (disabled)"
+        lines.append(f"{event.date}  {event.id}: {event.title}{flag}  # {event.source}")
+        for change in event.changes:
+            lines.append(f"           {change.key} {change.op} {change.value!r}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``multivector`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        overrides = dict(parse_override(text) for text in args.overrides)
+        scenario = load_scenario(args.scenario, overrides)
+        if args.command == "show":
+            print(_show(scenario))
+            return 0
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out}: is a file; give a folder for results")
+        if not os.access(out if out.exists() else _existing_parent(out), os.W_OK):
+            raise UsageError(f"--out {out}: not writable; give a folder you can write to")
+        from experiments.batch import run_batch
+
+        result = run_batch(
+            scenario,
+            runs=args.runs,
+            seed=args.seed,
+            workers=args.workers,
+            out=out,
+            overrides=overrides,
+            command=["multivector", *(sys.argv[1:] if argv is None else argv)],
+            progress=not args.quiet,
+        )
+    except ScenarioError as error:
+        print(f"multivector: error: {error}", file=sys.stderr)
+        return 2
+    except UsageError as error:
+        print(f"multivector: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("multivector: interrupted; no results folder was written", file=sys.stderr)
+        return 130
+    print(f"{result.runs} runs in {result.seconds:.1f} s; results: {result.path}")
+    print(f"figures: {result.figures}")
+    return 0
+
+
+def _existing_parent(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,235 @@
+"""Dependence, alignment and regional metrics: pure numpy functions that broadcast.
+
+Every function takes arrays whose *last* axis (or last two, where said) carries the quantity and
+broadcasts over any leading axes — runs, dates, states, dimensions — so the same call measures
+one state at one date, a whole trajectory, or an ensemble of runs.
+
+Conventions: a *share vector* ``x`` has partners on its last axis, entries in [0, 1] summing to 1
+(P partners). Tie arrays are ``(..., P, D)``: partners, then dimensions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.distance import jensenshannon
+
+__all__ = [
+    "alignment_drift",
+    "alignment_shares",
+    "effective_partners",
+    "hhi",
+    "hhi_normalised",
+    "largest_share",
+    "partner_shares",
+    "pole_shares",
+    "regional_cooperation",
+    "regional_engagement",
+    "relative_alignment",
+    "vulnerability",
+]
+
+
+def partner_shares(ties: np.ndarray) -> np.ndarray:
+    """Partner shares per dimension.
+
+    ``s[..., j, d] = T[..., j, d] / sum_k T[..., k, d]``; where a state has no ties at all on a
+    dimension every partner gets ``1/P``. Range [0, 1]; sums to 1 over partners (axis -2).
+
+    Parameters
+    ----------
+    ties : (..., P, D) array, >= 0
+    """
+    ties = np.asarray(ties, dtype=float)
+    total = ties.sum(axis=-2, keepdims=True)
+    uniform = np.full_like(ties, 1.0 / ties.shape[-2])
+    return np.divide(ties, total, out=uniform, where=total > 0)
+
+
+def alignment_shares(shares: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """A state's alignment vector: dimension-weighted partner shares.
+
+    ``a[..., j] = sum_d w_d s[..., j, d]`` with ``sum_d w_d = 1`` (the scenario's dimension
+    weights), a point in the (P-1)-simplex. Range [0, 1], sums to 1.
+
+    Parameters
+    ----------
+    shares : (..., P, D) array of partner shares
+    weights : (D,) array of dimension weights summing to 1
+    """
+    return np.asarray(shares) @ np.asarray(weights)
+
+
+def largest_share(x: np.ndarray) -> np.ndarray:
+    """Largest partner share ``max_j x_j``, the simplest dependence measure. Range [1/P, 1]."""
+    return np.max(x, axis=-1)
+
+
+def hhi(x: np.ndarray) -> np.ndarray:
+    """Herfindahl-Hirschman index of concentration ``HHI = sum_j x_j^2``. Range [1/P, 1].
+
+    Herfindahl (1950), *Concentration in the U.S. Steel Industry*; Hirschman (1945/1964),
+    "The paternity of an index", *American Economic Review* 54(5):761.
+    """
+    x = np.asarray(x)
+    return np.einsum("...j,...j->...", x, x)
+
+
+def hhi_normalised(x: np.ndarray) -> np.ndarray:
+    """Normalised HHI ``(HHI - 1/P) / (1 - 1/P)``: 0 for perfect balance, 1 for a single partner.
+
+    Range [0, 1]; P is the length of the last axis (P >= 2).
+    """
+    n = np.shape(x)[-1]
+    return (hhi(x) - 1.0 / n) / (1.0 - 1.0 / n)
+
+
+def effective_partners(x: np.ndarray) -> np.ndarray:
+    """Effective number of partners ``1 / HHI``. Range [1, P].
+
+    Laakso & Taagepera (1979), "'Effective' number of parties", *Comparative Political Studies*
+    12(1):3-27.
+    """
+    return 1.0 / hhi(x)
+
+
+def vulnerability(shares: np.ndarray, difficulty: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Vulnerability index: concentration weighted by how hard each channel is to substitute.
+
+    ``V = sum_d omega_d HHI*_d`` with ``omega_d = w_d c_d / sum_e w_e c_e``, ``HHI*_d`` the
+    normalised HHI of dimension d, ``w_d`` the dimension weight and ``c_d`` its substitution
+    difficulty (a pipeline or a security guarantee is harder to replace than a summit). Range
+    [0, 1]. After Keohane & Nye (1977), *Power and Interdependence*: vulnerability, as opposed
+    to sensitivity, is the cost of replacing a relationship.
+
+    Parameters
+    ----------
+    shares : (..., P, D) array of partner shares
+    difficulty, weights : (D,) arrays, >= 0
+    """
+    omega = np.asarray(weights) * np.asarray(difficulty)
+    total = omega.sum()
+    omega = omega / total if total > 0 else np.full_like(omega, 1.0 / omega.size)
+    per_dimension = hhi_normalised(np.swapaxes(shares, -1, -2))
+    return per_dimension @ omega
+
+
+def pole_shares(alignment: np.ndarray, pole_matrix: np.ndarray) -> np.ndarray:
+    """Position in the poles' simplex (e.g. Russia / China / West), renormalised over the poles.
+
+    ``y[..., q] = sum_j M[q, j] a[..., j] / sum_{q, j} M[q, j] a[..., j]`` where ``M`` is 0/1
+    pole membership. Powers in no pole (e.g. Turkey, Iran) are left out. Range [0, 1].
+    """
+    y = np.asarray(alignment) @ np.asarray(pole_matrix).T
+    total = y.sum(axis=-1, keepdims=True)
+    uniform = np.full_like(y, 1.0 / y.shape[-1])
+    return np.divide(y, total, out=uniform, where=total > 0)
+
+
+def relative_alignment(y_a: np.ndarray, y_b: np.ndarray) -> np.ndarray:
+    """Relative alignment on an axis between two poles, ``(y_a - y_b) / (y_a + y_b)``.
+
+    +1: wholly with pole a; -1: wholly with pole b; 0: balanced (or no ties with either).
+    Range [-1, 1].
+    """
+    y_a, y_b = np.asarray(y_a, float), np.asarray(y_b, float)
+    total = y_a + y_b
+    return np.divide(y_a - y_b, total, out=np.zeros(np.broadcast(y_a, y_b).shape), where=total > 0)
+
+
+def alignment_drift(trajectory: np.ndarray, lag: int | None = None) -> np.ndarray:
+    """Alignment drift: Jensen-Shannon distance of each alignment vector from an earlier one.
+
+    ``drift[t] = JSD(a[t], a[ref(t)])`` with base-2 logarithms, where ``ref(t) = 0`` (drift from
+    the start) when ``lag`` is None, else ``max(t - lag, 0)`` (e.g. ``lag = 12`` months: year on
+    year; the first year is measured from the start). JSD is a metric on the simplex (Endres &
+    Schindelin 2003, *IEEE Trans. Inf. Theory* 49(7):1858; Lin 1991). Range [0, 1].
+
+    Parameters
+    ----------
+    trajectory : (..., T, P) array of share vectors over time (time on axis -2)
+    lag : int or None
+    """
+    trajectory = np.asarray(trajectory, dtype=float)
+    n = trajectory.shape[-2]
+    ref = np.zeros(n, dtype=int) if lag is None else np.maximum(np.arange(n) - lag, 0)
+    reference = trajectory[..., ref, :]
+    out = jensenshannon(trajectory, reference, base=2, axis=-1)
+    # identical vectors can give tiny negative rounding inside the square root
+    return np.nan_to_num(out, nan=0.0)
+
+
+def regional_cooperation(regional: np.ndarray) -> np.ndarray:
+    """Regional cooperation index: mean tie over the S(S-1) ordered pairs of states.
+
+    ``C = sum_{i != k} R[i, k] / (S (S - 1))``. Range [0, 1].
+
+    Parameters
+    ----------
+    regional : (..., S, S) array with zero diagonal, entries in [0, 1]
+    """
+    n = regional.shape[-1]
+    return regional.sum(axis=(-1, -2)) / (n * (n - 1))
+
+
+def regional_engagement(regional: np.ndarray) -> np.ndarray:
+    """Each state's mean regional tie ``E[i] = sum_{k != i} R[i, k] / (S - 1)``. Range [0, 1]."""
+    n = regional.shape[-1]
+    return regional.sum(axis=-1) / (n - 1)
+
+
+def measure(
+    ties: np.ndarray,
+    regional: np.ndarray,
+    *,
+    weights: np.ndarray,
+    difficulty: np.ndarray,
+    pole_matrix: np.ndarray,
+    axes: tuple[tuple[int, int], ...] = (),
+) -> dict[str, np.ndarray]:
+    """All metrics of trajectories, broadcasting over leading axes (e.g. runs).
+
+    Parameters
+    ----------
+    ties : (..., T, S, P, D) tie trajectories
+    regional : (..., T, S, S) regional tie trajectories
+    weights, difficulty : (D,) dimension weights and substitution difficulties
+    pole_matrix : (Q, P) 0/1 pole membership
+    axes : pairs of pole indices for :func:`relative_alignment`
+
+    Returns
+    -------
+    dict
+        ``shares`` (..., T, S, P, D+1): partner shares per dimension, the last being the
+        dimension-weighted alignment vector ("overall"); per (..., T, S, D+1):
+        ``largest_share``, ``largest_partner`` (index), ``hhi``, ``hhi_normalised``,
+        ``effective_partners``; per (..., T, S): ``vulnerability``, ``drift_from_start``,
+        ``drift_year_on_year`` (on the alignment vector), ``regional_engagement``; ``poles``
+        (..., T, S, Q); ``relative_alignment`` (..., T, S, len(axes)); ``regional_cooperation``
+        (..., T).
+    """
+    shares = partner_shares(ties)
+    overall = alignment_shares(shares, weights)
+    all_shares = np.concatenate([shares, overall[..., None]], axis=-1)
+    by_partner_last = np.swapaxes(all_shares, -1, -2)  # (..., T, S, D+1, P)
+    poles = pole_shares(overall, pole_matrix)
+    moved = np.swapaxes(overall, -2, -3)  # (..., S, T, P): time on axis -2 for drift
+    out = {
+        "shares": all_shares,
+        "largest_share": largest_share(by_partner_last),
+        "largest_partner": np.argmax(by_partner_last, axis=-1),
+        "hhi": hhi(by_partner_last),
+        "hhi_normalised": hhi_normalised(by_partner_last),
+        "effective_partners": effective_partners(by_partner_last),
+        "vulnerability": vulnerability(shares, difficulty, weights),
+        "drift_from_start": np.swapaxes(alignment_drift(moved), -1, -2),
+        "drift_year_on_year": np.swapaxes(alignment_drift(moved, 12), -1, -2),
+        "poles": poles,
+        "relative_alignment": np.stack(
+            [relative_alignment(poles[..., a], poles[..., b]) for a, b in axes], axis=-1
+        )
+        if axes
+        else np.zeros((*poles.shape[:-1], 0)),
+        "regional_engagement": regional_engagement(regional),
+        "regional_cooperation": regional_cooperation(regional),
+    }
+    return out

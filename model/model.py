@@ -1,0 +1,136 @@
+"""The Mesa model of multi-vector foreign policy in Central Asia."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import mesa
+import numpy as np
+
+from model.agents import PowerAgent, StateAgent
+from model.metrics import alignment_shares, largest_share
+from model.rules import advance_regional, noise_stride, partner_shares_into, remember_shares
+from model.scenario import Scenario, load_scenario, month_label
+
+__all__ = ["MultivectorModel", "noise_key_from"]
+
+
+def noise_key_from(rng: np.random.Generator) -> np.uint64:
+    """The run's noise key: the first draw of its generator (all randomness comes from it)."""
+    return rng.integers(0, 2**64 - 1, dtype=np.uint64, endpoint=True)
+
+
+class MultivectorModel(mesa.Model):
+    """Five states balance ties with external powers, month by month.
+
+    Parameters
+    ----------
+    scenario : Scenario or path
+        A loaded scenario, or the path of a scenario file.
+    rng : int, SeedSequence, Generator or None
+        Seeds Mesa's ``self.rng``; the run's only source of randomness.
+    overrides : mapping, optional
+        Key-path overrides applied to the scenario (validated), as ``--set`` does. Lets
+        ``mesa.batch_run`` sweep parameters: pass ``overrides=[{...}, {...}]``.
+
+    Notes
+    -----
+    Mesa 3.5 reserves ``Model.scenario`` for its own experimental type, so the validated
+    scenario lives in :attr:`config`. Each step (one month) runs, in this order: the event-dated
+    parameters for the month are selected; every power makes offers; every state chooses its
+    new ties; ties, shares and remembered shares are committed; regional ties advance; the month
+    is recorded.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | str | Path,
+        *,
+        rng: Any = None,
+        overrides: Mapping[str, Any] | None = None,
+    ):
+        super().__init__(rng=rng)
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario, overrides or {})
+        elif overrides:
+            scenario = scenario.with_overrides(overrides)
+        self.config: Scenario = scenario
+        self.compiled = c = scenario.compiled
+        self.noise_key = noise_key_from(self.rng)
+
+        n_states, n_powers, n_dims = c.initial_ties.shape
+        self.ties = c.initial_ties.copy()
+        self.shares = np.empty_like(self.ties)
+        partner_shares_into(self.ties, self.shares)
+        self.memory = self.shares.copy()
+        self.offers = np.empty_like(self.ties)
+        self.log_offers = np.empty_like(self.ties)
+        self.new_ties = np.empty_like(self.ties)
+        self.regional = c.initial_regional.copy()
+        self.new_regional = np.empty_like(self.regional)
+        self.month_step = 0
+        self.epoch = int(c.epoch_of_step[0])
+        self.noise_counter = np.int64(0)
+        self._stride = noise_stride(n_states, n_powers, n_dims)
+
+        for j, power in enumerate(scenario.powers):
+            PowerAgent(self, j, power)
+        for i, state in enumerate(scenario.states):
+            StateAgent(self, i, state)
+
+        n_steps = scenario.n_steps
+        self.ties_history = np.empty((n_steps + 1, n_states, n_powers, n_dims))
+        self.regional_history = np.empty((n_steps + 1, n_states, n_states))
+        reporters = {"date": lambda m: m.date}
+        for i, s in enumerate(scenario.state_ids):
+            reporters[f"dependence_{s}"] = lambda m, i=i: float(m.dependence()[i])
+        self.datacollector = mesa.DataCollector(model_reporters=reporters)
+        self._record()
+
+    @property
+    def date(self) -> str:
+        """The current month, ``YYYY-MM``."""
+        return month_label(self.config.start + self.month_step)
+
+    def dependence(self) -> np.ndarray:
+        """Each state's largest partner share of its dimension-weighted ties, (S,)."""
+        return largest_share(alignment_shares(self.shares, self.compiled.dimension_weight))
+
+    def step(self) -> None:
+        """Advance one month."""
+        c = self.compiled
+        self.epoch = int(c.epoch_of_step[self.month_step])
+        self.noise_counter = np.int64(self.month_step) * self._stride
+        self.agents_by_type[PowerAgent].do("make_offers")
+        self.agents_by_type[StateAgent].do("choose_ties")
+        self.ties[:] = self.new_ties
+        partner_shares_into(self.ties, self.shares)
+        remember_shares(self.memory, self.shares, c.rivalry_memory)
+        n_states, n_powers, n_dims = self.ties.shape
+        advance_regional(
+            self.regional,
+            c.regional_target[self.epoch],
+            c.regional_adjustment_rate,
+            c.regional_noise,
+            self.noise_key,
+            self.noise_counter + n_states * n_powers * n_dims,
+            self.new_regional,
+        )
+        self.regional[:] = self.new_regional
+        self.month_step += 1
+        self._record()
+        if self.month_step >= self.config.n_steps:
+            self.running = False
+
+    def run(self) -> MultivectorModel:
+        """Step to the end of the scenario's horizon; returns self."""
+        while self.running:
+            self.step()
+        return self
+
+    def _record(self) -> None:
+        self.ties_history[self.month_step] = self.ties
+        self.regional_history[self.month_step] = self.regional
+        self.datacollector.collect(self)

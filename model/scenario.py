@@ -1,0 +1,1152 @@
+"""Scenario files: load TOML, resolve ``extends``, validate, and compile to arrays.
+
+A scenario is data: the actors (states, powers, dimensions, institutions), the initial ties, the
+parameters (each with its source), the dated events and the run settings. It is read once with
+:mod:`tomllib` into frozen dataclasses; every mistake in a file becomes one :class:`ScenarioError`
+naming the file, the key path, the value and what is allowed.
+
+Values may be written bare (``balancing_propensity = 1.5``) or with their source
+(``balancing_propensity = { value = 1.5, source = "article §Doctrine, fn 1-4" }``). A bare value's
+source is the file that set it.
+
+``extends = "baseline.toml"`` inherits every key of the parent file (path relative to the child)
+and overrides only what the child sets; tables merge key by key, values and lists replace.
+Events are tables keyed by an id, so a child can switch one off (``events.bri_2013.enabled =
+false``), change it, or add new ones.
+
+Compilation turns the resolved scenario into :class:`CompiledScenario`: piecewise-constant
+parameter arrays, one slice per *epoch* (the interval between two event dates), which the rules
+in :mod:`model.rules` read without any further parsing.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CompiledScenario",
+    "Scenario",
+    "ScenarioError",
+    "compile_scenario",
+    "load_scenario",
+    "month_index",
+    "month_label",
+]
+
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class ScenarioError(ValueError):
+    """A user mistake in a scenario file or override: one line, no traceback.
+
+    Parameters
+    ----------
+    file : str
+        The file (or ``--set``) where the offending value was written.
+    key : str
+        Dotted key path of the value, e.g. ``states.KAZ.balancing_propensity``.
+    value : object
+        The offending value (``None`` when the key is missing).
+    allowed : str
+        What would have been accepted.
+    """
+
+    def __init__(self, file: str, key: str, value: Any, allowed: str):
+        self.file, self.key, self.value, self.allowed = file, key, value, allowed
+        shown = "(missing)" if value is _MISSING else _short(value)
+        super().__init__(f"{file}: {key} = {shown}: {allowed}")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(missing)"
+
+
+_MISSING: Any = _Missing()
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# dates
+
+
+def month_index(text: Any) -> int:
+    """Months since January of year 0 for ``"YYYY-MM"`` (or a TOML date); ValueError if not."""
+    if hasattr(text, "year") and hasattr(text, "month"):
+        return int(text.year) * 12 + int(text.month) - 1
+    if not isinstance(text, str):
+        raise ValueError(text)
+    match = _MONTH.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ValueError(text)
+    return int(match.group(1)) * 12 + int(match.group(2)) - 1
+
+
+def month_label(index: int) -> str:
+    """Inverse of :func:`month_index`: ``"YYYY-MM"``."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+# --------------------------------------------------------------------------------------------
+# reading files into flat leaves with provenance
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """One resolved value with its source and the file that set it."""
+
+    value: Any
+    source: str
+    file: str
+
+
+def _is_sourced_value(node: Any) -> bool:
+    return isinstance(node, dict) and "value" in node and set(node) <= {"value", "source"}
+
+
+def _flatten(node: Mapping[str, Any], file: str, prefix: tuple[str, ...] = ()):
+    for key, value in node.items():
+        path = (*prefix, str(key))
+        if _is_sourced_value(value):
+            source = value.get("source", f"set in {file}")
+            if not isinstance(source, str):
+                raise ScenarioError(file, ".".join((*path, "source")), source, "a string")
+            yield path, Leaf(value["value"], source, file)
+        elif isinstance(value, dict) and value:
+            yield from _flatten(value, file, path)
+        else:
+            yield path, Leaf(value, f"set in {file}", file)
+
+
+def _read_toml(path: Path, shown: str, referrer: str) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ScenarioError(
+            referrer, "extends" if referrer != shown else "file", shown, "no such scenario file"
+        ) from None
+    except IsADirectoryError:
+        raise ScenarioError(referrer, "file", shown, "a scenario file, not a directory") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(shown, "(syntax)", str(error), "valid TOML") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(shown, "(syntax)", "binary data", "UTF-8 TOML text") from None
+
+
+def _resolve_files(path: Path, shown: str, stack: tuple[Path, ...], referrer: str):
+    """Yield ``(shown_name, data)`` from the root ancestor down to ``path``."""
+    real = path.resolve()
+    if real in stack:
+        chain = " -> ".join(p.name for p in (*stack, real))
+        raise ScenarioError(shown, "extends", path.name, f"no cycle (found {chain})")
+    data = _read_toml(path, shown, referrer)
+    parent = data.pop("extends", None)
+    if parent is not None:
+        if not isinstance(parent, str) or not parent:
+            raise ScenarioError(shown, "extends", parent, "a relative path to a scenario file")
+        absolute = Path(parent).is_absolute()
+        parent_path = Path(parent) if absolute else path.parent / parent
+        parent_shown = parent if absolute else str(Path(shown).parent / parent)
+        yield from _resolve_files(parent_path, parent_shown, (*stack, real), shown)
+    yield shown, data
+
+
+def _merge(flat: dict[tuple[str, ...], Leaf], new: Iterable[tuple[tuple[str, ...], Leaf]]):
+    for path, leaf in new:
+        # a child value replaces whatever the parent had at this path or below it,
+        # and a child table replaces a parent value at one of its prefixes
+        for old in [p for p in flat if p[: len(path)] == path or path[: len(p)] == p]:
+            del flat[old]
+        flat[path] = leaf
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``KEY.PATH=VALUE`` and read VALUE as a TOML value (bare words are strings)."""
+    if "=" not in text:
+        raise ScenarioError("--set", text, _MISSING, "KEY.PATH=VALUE")
+    key, raw = text.split("=", 1)
+    key, raw = key.strip(), raw.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ScenarioError(
+            "--set",
+            key or "(empty)",
+            raw,
+            "a dotted key path such as states.KAZ.balancing_propensity",
+        )
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+# --------------------------------------------------------------------------------------------
+# the frozen scenario types
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    """A kind of tie (economic, security, ...), as declared in the scenario."""
+
+    id: str
+    label: str
+    weight: float
+    substitution_difficulty: float
+    bloc: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Power:
+    """An external power and its base (December of the start year) parameters."""
+
+    id: str
+    name: str
+    interest: float
+    capacity: tuple[float, ...]
+    rivalry_response: float
+    conditionality: float
+    focus: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """A Central Asian state and its base parameters."""
+
+    id: str
+    name: str
+    balancing_propensity: float
+    adjustment_rate: float
+    regime_sensitivity: float
+    neutrality: float
+    no_blocs: bool
+    openness: float
+    needs: tuple[float, ...]
+    affinity: tuple[float, ...]
+    memberships: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Institution:
+    """A membership organisation led by one power (EAEU, CSTO, SCO, CCTS, ...)."""
+
+    id: str
+    name: str
+    power: str
+    dimensions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change an event makes: ``op`` is ``set``, ``add``, ``mul`` or ``remove``."""
+
+    key: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A dated event from the article's timeline."""
+
+    id: str
+    month: int
+    title: str
+    source: str
+    enabled: bool
+    changes: tuple[Change, ...]
+
+    @property
+    def date(self) -> str:
+        return month_label(self.month)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """Global behavioural constants of the model."""
+
+    temperature: float
+    noise: float
+    rivalry_memory: float
+    lockin_bonus: float
+    lockin_floor: float
+
+
+@dataclass(frozen=True, slots=True)
+class Regional:
+    """Regional (intra-Central-Asian) cooperation settings."""
+
+    initial: float
+    base: float
+    adjustment_rate: float
+    noise: float
+    pairs: tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """Poles of the alignment simplex (groups of powers) and the relative-alignment axes."""
+
+    poles: tuple[tuple[str, tuple[str, ...]], ...]
+    axes: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A loaded, validated scenario. Build with :func:`load_scenario`; never mutate.
+
+    ``parameters`` maps every resolved key path to its :class:`Leaf` (value, source, file), so a
+    variant is made by :meth:`with_overrides`, which re-validates.
+    """
+
+    name: str
+    title: str
+    description: str
+    file: str
+    start: int
+    end: int
+    runs: int
+    seed: int
+    dimensions: tuple[Dimension, ...]
+    powers: tuple[Power, ...]
+    states: tuple[State, ...]
+    institutions: tuple[Institution, ...]
+    initial_ties: tuple[tuple[tuple[float, ...], ...], ...]
+    links: tuple[tuple[tuple[float, ...], ...], ...]
+    regional: Regional
+    settings: ModelSettings
+    alignment: Alignment
+    events: tuple[Event, ...]
+    parameters: Mapping[str, Leaf] = field(repr=False)
+    compiled: CompiledScenario = field(repr=False, compare=False)
+
+    @property
+    def n_steps(self) -> int:
+        """Number of monthly steps from ``start`` to ``end``."""
+        return self.end - self.start
+
+    @property
+    def dates(self) -> np.ndarray:
+        """The ``n_steps + 1`` recorded months as ``datetime64[M]``."""
+        return (np.arange(self.start, self.end + 1) - 1970 * 12).astype("datetime64[M]")
+
+    @property
+    def state_ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.states)
+
+    @property
+    def power_ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.powers)
+
+    @property
+    def dimension_ids(self) -> tuple[str, ...]:
+        return tuple(d.id for d in self.dimensions)
+
+    @property
+    def hash(self) -> str:
+        """Short SHA-256 of the resolved parameters (what a run uses, not how files spell it)."""
+        payload = json.dumps(
+            {k: _jsonable(v.value) for k, v in sorted(self.parameters.items())}, sort_keys=True
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+    def resolved(self) -> dict[str, dict[str, Any]]:
+        """Every resolved parameter as ``{path: {"value", "source", "file"}}`` (for manifests)."""
+        return {
+            k: {"value": _jsonable(v.value), "source": v.source, "file": v.file}
+            for k, v in self.parameters.items()
+        }
+
+    def with_overrides(self, overrides: Mapping[str, Any], *, file: str = "--set") -> Scenario:
+        """A new validated scenario with some key paths set (sweeps, ``--set``, the dashboard)."""
+        flat = {tuple(k.split(".")): v for k, v in self.parameters.items()}
+        _merge(flat, _override_leaves(overrides, file))
+        return _build(flat, self.file)
+
+
+def _override_leaves(overrides: Mapping[str, Any], file: str):
+    for key, value in overrides.items():
+        leaf = Leaf(value, f"override ({file})", file)
+        if isinstance(value, dict):
+            yield from _flatten(value, file, tuple(key.split(".")))
+        else:
+            yield tuple(key.split(".")), leaf
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Sequence[str] = ()) -> Scenario:
+    """Load, merge (``extends``), override and validate a scenario file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The scenario TOML file.
+    overrides : mapping or sequence of ``"KEY.PATH=VALUE"`` strings
+        Values set after the files, as by ``--set`` on the command line.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        For any mistake, with a one-line message naming file, key, value and what is allowed.
+    """
+    shown = str(path)
+    path = Path(path)
+    flat: dict[tuple[str, ...], Leaf] = {}
+    for file, data in _resolve_files(path, shown, (), shown):
+        _merge(flat, _flatten(data, file))
+    if not isinstance(overrides, Mapping):
+        overrides = dict(parse_override(text) for text in overrides)
+    _merge(flat, _override_leaves(overrides, "--set"))
+    return _build(flat, shown)
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+
+
+class _Reader:
+    """Reads typed values out of the flat leaf map, remembering what was used."""
+
+    def __init__(self, flat: dict[tuple[str, ...], Leaf], root_file: str):
+        self.flat = flat
+        self.root_file = root_file
+        self.used: set[tuple[str, ...]] = set()
+
+    def file_of(self, path: tuple[str, ...]) -> str:
+        if path in self.flat:
+            return self.flat[path].file
+        below = [leaf.file for p, leaf in self.flat.items() if p[: len(path)] == path]
+        return below[-1] if below else self.root_file
+
+    def error(self, path: tuple[str, ...], value: Any, allowed: str) -> ScenarioError:
+        return ScenarioError(self.file_of(path), ".".join(path), value, allowed)
+
+    def has(self, path: tuple[str, ...]) -> bool:
+        return any(p[: len(path)] == path for p in self.flat)
+
+    def leaf(self, path: tuple[str, ...], default: Any = _MISSING) -> Leaf:
+        if path in self.flat:
+            self.used.add(path)
+            return self.flat[path]
+        if self.has(path):
+            raise self.error(path, "(a table)", "a single value")
+        if default is _MISSING:
+            raise self.error(path, _MISSING, "a required key")
+        return Leaf(default, "default", "(default)")
+
+    def number(self, path, lo, hi, default=_MISSING, *, integer=False, open_lo=False) -> float:
+        value = self.leaf(path, default).value
+        kind = "an integer" if integer else "a number"
+        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+        if (
+            isinstance(value, bool)
+            or not ok_type
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            raise self.error(path, value, f"{kind} in {_interval(lo, hi, open_lo)}")
+        if value < lo or value > hi or (open_lo and value == lo):
+            raise self.error(path, value, f"{kind} in {_interval(lo, hi, open_lo)}")
+        return int(value) if integer else float(value)
+
+    def boolean(self, path, default=_MISSING) -> bool:
+        value = self.leaf(path, default).value
+        if not isinstance(value, bool):
+            raise self.error(path, value, "true or false")
+        return value
+
+    def string(self, path, default=_MISSING, choices: Sequence[str] | None = None) -> str:
+        value = self.leaf(path, default).value
+        if not isinstance(value, str) or (choices is not None and value not in choices):
+            allowed = f"one of {', '.join(choices)}" if choices is not None else "a string"
+            raise self.error(path, value, allowed)
+        return value
+
+    def strings(self, path, default=_MISSING, choices: Sequence[str] | None = None) -> tuple:
+        value = self.leaf(path, default).value
+        allowed = "a list of strings" + (f" from {', '.join(choices)}" if choices else "")
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(path, value, allowed)
+        if choices is not None and any(v not in choices for v in value):
+            raise self.error(path, value, allowed)
+        return tuple(value)
+
+    def month(self, path, lo=None, hi=None) -> int:
+        value = self.leaf(path).value
+        try:
+            index = month_index(value)
+        except ValueError:
+            raise self.error(path, value, 'a month "YYYY-MM"') from None
+        if lo is not None and not lo <= index <= hi:
+            raise self.error(
+                path,
+                value,
+                f"a month from {month_label(lo)} to {month_label(hi)} (the scenario's horizon)",
+            )
+        return index
+
+    def children(self, path: tuple[str, ...]) -> list[str]:
+        seen: dict[str, None] = {}
+        for p in self.flat:
+            if len(p) > len(path) and p[: len(path)] == path:
+                seen.setdefault(p[len(path)], None)
+        return list(seen)
+
+    def check_unused(self, allowed_by_prefix: Mapping[tuple[str, ...], Sequence[str]]):
+        for path, leaf in self.flat.items():
+            if path in self.used:
+                continue
+            # find the deepest known prefix to say what would have been allowed there
+            best: tuple[str, ...] = ()
+            for prefix in allowed_by_prefix:
+                if path[: len(prefix)] == prefix and len(prefix) > len(best):
+                    best = prefix
+            allowed = allowed_by_prefix.get(best, ())
+            raise ScenarioError(
+                leaf.file,
+                ".".join(path),
+                leaf.value,
+                "unknown key" + (f" (allowed here: {', '.join(allowed)})" if allowed else ""),
+            )
+
+
+def _interval(lo, hi, open_lo=False) -> str:
+    return f"{'(' if open_lo else '['}{lo}, {hi}]"
+
+
+_TOP = (
+    "scenario",
+    "run",
+    "dimensions",
+    "powers",
+    "states",
+    "institutions",
+    "ties",
+    "links",
+    "regional",
+    "model",
+    "alignment",
+    "events",
+)
+_POWER_KEYS = ("name", "interest", "capacity", "rivalry_response", "conditionality", "focus")
+_STATE_KEYS = (
+    "name",
+    "balancing_propensity",
+    "adjustment_rate",
+    "regime_sensitivity",
+    "neutrality",
+    "no_blocs",
+    "openness",
+    "needs",
+    "affinity",
+    "memberships",
+)
+_DIMENSION_KEYS = ("label", "weight", "substitution_difficulty", "bloc")
+_EVENT_KEYS = ("date", "title", "source", "enabled", "changes")
+
+# ranges of the parameters, also used to validate event changes
+POWER_RANGES = {
+    "interest": (0.0, 10.0),
+    "capacity": (0.0, 100.0),
+    "rivalry_response": (0.0, 20.0),
+    "conditionality": (0.0, 10.0),
+    "focus": (0.0, 10.0),
+}
+STATE_RANGES = {
+    "balancing_propensity": (0.0, 20.0),
+    "adjustment_rate": (0.0, 1.0),
+    "regime_sensitivity": (0.0, 10.0),
+    "neutrality": (0.0, 1.0),
+    "openness": (-10.0, 10.0),
+    "needs": (0.0, 100.0),
+    "affinity": (-10.0, 10.0),
+}
+LINK_RANGE = (0.0, 100.0)
+REGIONAL_RANGES = {"base": (-20.0, 20.0), "pairs": (-20.0, 20.0)}
+
+
+def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
+    r = _Reader(flat, root_file)
+    for top in {p[0] for p in flat}:
+        if top not in _TOP:
+            path = next(p for p in flat if p[0] == top)
+            raise ScenarioError(
+                flat[path].file,
+                top,
+                flat[path].value,
+                f"unknown key (allowed: extends, {', '.join(_TOP)})",
+            )
+
+    name = r.string(("scenario", "name"))
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
+        raise r.error(("scenario", "name"), name, "letters, digits, '-', '_' or '.'")
+    title = r.string(("scenario", "title"), name)
+    description = r.string(("scenario", "description"), "")
+    start = r.month(("scenario", "start"))
+    end = r.month(("scenario", "end"))
+    if end <= start:
+        raise r.error(
+            ("scenario", "end"), month_label(end), f"a month after the start {month_label(start)}"
+        )
+    if end - start > 12 * 200:
+        raise r.error(("scenario", "end"), month_label(end), "a horizon of at most 200 years")
+    runs = r.number(("run", "runs"), 1, 10_000_000, 100, integer=True)
+    seed = r.number(("run", "seed"), 0, 2**63 - 1, 0, integer=True)
+
+    def ids(section: str) -> list[str]:
+        found = r.children((section,))
+        for i in found:
+            if not _ID.match(i):
+                raise r.error(
+                    (section, i), i, "an id of letters, digits and '_' starting with a letter"
+                )
+        return found
+
+    dim_ids = ids("dimensions")
+    if not dim_ids:
+        raise r.error(("dimensions",), _MISSING, "at least one dimension table")
+    dimensions = tuple(
+        Dimension(
+            d,
+            r.string(("dimensions", d, "label"), d),
+            r.number(("dimensions", d, "weight"), 0.0, 1.0),
+            r.number(("dimensions", d, "substitution_difficulty"), 0.0, 1.0, 0.5),
+            r.boolean(("dimensions", d, "bloc"), False),
+        )
+        for d in dim_ids
+    )
+    total_weight = sum(d.weight for d in dimensions)
+    if abs(total_weight - 1.0) > 1e-9:
+        raise r.error(("dimensions",), round(total_weight, 6), "dimension weights that sum to 1")
+
+    power_ids = ids("powers")
+    state_ids = ids("states")
+    if len(power_ids) < 2:
+        raise r.error(("powers",), len(power_ids), "at least two powers")
+    if not state_ids:
+        raise r.error(("states",), _MISSING, "at least one state")
+    clash = set(power_ids) & set(state_ids)
+    if clash:
+        raise r.error(
+            ("powers", sorted(clash)[0]), sorted(clash)[0], "an id not also used for a state"
+        )
+
+    def per(prefix, keys, lo_hi, default):
+        return tuple(r.number((*prefix, k), *lo_hi, default) for k in keys)
+
+    def only(prefix, keys):
+        for child in r.children(prefix):
+            if child not in keys:
+                raise r.error(
+                    (*prefix, child),
+                    r.flat.get((*prefix, child), Leaf(None, "", "")).value,
+                    f"unknown key (allowed here: {', '.join(keys)})",
+                )
+
+    powers = []
+    for p in power_ids:
+        base = ("powers", p)
+        only(base, _POWER_KEYS)
+        only((*base, "capacity"), dim_ids)
+        only((*base, "focus"), state_ids)
+        powers.append(
+            Power(
+                p,
+                r.string((*base, "name"), p),
+                r.number((*base, "interest"), *POWER_RANGES["interest"]),
+                per((*base, "capacity"), dim_ids, POWER_RANGES["capacity"], _MISSING),
+                r.number((*base, "rivalry_response"), *POWER_RANGES["rivalry_response"]),
+                r.number((*base, "conditionality"), *POWER_RANGES["conditionality"], 0.0),
+                per((*base, "focus"), state_ids, POWER_RANGES["focus"], 1.0),
+            )
+        )
+
+    institution_ids = ids("institutions")
+    institutions = []
+    for k in institution_ids:
+        base = ("institutions", k)
+        only(base, ("name", "power", "dimensions", "source"))
+        r.string((*base, "source"), "")
+        institutions.append(
+            Institution(
+                k,
+                r.string((*base, "name"), k),
+                r.string((*base, "power"), choices=power_ids),
+                r.strings((*base, "dimensions"), choices=dim_ids),
+            )
+        )
+
+    states = []
+    for s in state_ids:
+        base = ("states", s)
+        only(base, _STATE_KEYS)
+        only((*base, "needs"), dim_ids)
+        only((*base, "affinity"), power_ids)
+        states.append(
+            State(
+                s,
+                r.string((*base, "name"), s),
+                r.number((*base, "balancing_propensity"), *STATE_RANGES["balancing_propensity"]),
+                r.number((*base, "adjustment_rate"), *STATE_RANGES["adjustment_rate"]),
+                r.number((*base, "regime_sensitivity"), *STATE_RANGES["regime_sensitivity"], 0.0),
+                r.number((*base, "neutrality"), *STATE_RANGES["neutrality"], 0.0),
+                r.boolean((*base, "no_blocs"), False),
+                r.number((*base, "openness"), *STATE_RANGES["openness"], 0.0),
+                per((*base, "needs"), dim_ids, STATE_RANGES["needs"], _MISSING),
+                per((*base, "affinity"), power_ids, STATE_RANGES["affinity"], 0.0),
+                r.strings((*base, "memberships"), [], choices=institution_ids),
+            )
+        )
+
+    only(("ties",), state_ids)
+    ties = []
+    for s in state_ids:
+        only(("ties", s), power_ids)
+        rows = []
+        for p in power_ids:
+            only(("ties", s, p), (*dim_ids, "source"))
+            if r.has(("ties", s, p, "source")):
+                r.string(("ties", s, p, "source"))
+            rows.append(per(("ties", s, p), dim_ids, (0.0, 100.0), 0.0))
+        for k, d in enumerate(dim_ids):
+            if sum(row[k] for row in rows) <= 0:
+                raise r.error(
+                    ("ties", s),
+                    0,
+                    f"a positive initial tie with at least one power on dimension {d}",
+                )
+        ties.append(tuple(rows))
+
+    only(("links",), state_ids)
+    links = []
+    for s in state_ids:
+        only(("links", s), power_ids)
+        rows = []
+        for p in power_ids:
+            only(("links", s, p), dim_ids)
+            rows.append(per(("links", s, p), dim_ids, LINK_RANGE, 1.0))
+        links.append(tuple(rows))
+
+    base = ("regional",)
+    only(base, ("initial", "base", "adjustment_rate", "noise", "pairs"))
+    pair_keys = [f"{a}-{b}" for i, a in enumerate(state_ids) for b in state_ids[i + 1 :]]
+    only((*base, "pairs"), pair_keys)
+    pairs = [[0.0] * len(state_ids) for _ in state_ids]
+    for i, a in enumerate(state_ids):
+        for j in range(i + 1, len(state_ids)):
+            b = state_ids[j]
+            value = r.number((*base, "pairs", f"{a}-{b}"), *REGIONAL_RANGES["pairs"], 0.0)
+            pairs[i][j] = pairs[j][i] = value
+    regional = Regional(
+        r.number((*base, "initial"), 0.0, 1.0),
+        r.number((*base, "base"), *REGIONAL_RANGES["base"]),
+        r.number((*base, "adjustment_rate"), 0.0, 1.0),
+        r.number((*base, "noise"), 0.0, 0.2, 0.0),
+        tuple(tuple(row) for row in pairs),
+    )
+
+    base = ("model",)
+    only(base, ("temperature", "noise", "rivalry_memory", "lockin_bonus", "lockin_floor"))
+    settings = ModelSettings(
+        r.number((*base, "temperature"), 0.0, 10.0, open_lo=True),
+        r.number((*base, "noise"), 0.0, 0.5),
+        r.number((*base, "rivalry_memory"), 1.0, 240.0),
+        r.number((*base, "lockin_bonus"), 0.0, 10.0),
+        r.number((*base, "lockin_floor"), 0.0, 0.3),
+    )
+
+    base = ("alignment",)
+    only(base, ("poles", "axes"))
+    pole_names = r.children((*base, "poles"))
+    if len(pole_names) < 2:
+        raise r.error(
+            (*base, "poles"), len(pole_names), "at least two poles, each a list of power ids"
+        )
+    poles = tuple((n, r.strings((*base, "poles", n), choices=power_ids)) for n in pole_names)
+    members = [p for _, group in poles for p in group]
+    if len(set(members)) != len(members) or any(not group for _, group in poles):
+        raise r.error(
+            (*base, "poles"),
+            {n: list(g) for n, g in poles},
+            "non-empty poles with no power in two poles",
+        )
+    axes_value = r.leaf((*base, "axes"), []).value
+    if not isinstance(axes_value, list) or not all(
+        isinstance(a, list) and len(a) == 2 and all(x in pole_names for x in a) and a[0] != a[1]
+        for a in axes_value
+    ):
+        raise r.error(
+            (*base, "axes"),
+            axes_value,
+            f"a list of [pole, pole] pairs from {', '.join(pole_names)}",
+        )
+    alignment = Alignment(poles, tuple((a, b) for a, b in axes_value))
+
+    events = []
+    for e in ids("events"):
+        base = ("events", e)
+        only(base, _EVENT_KEYS)
+        month = r.month((*base, "date"), start, end)
+        changes_value = r.leaf((*base, "changes"), []).value
+        changes = _read_changes(r, (*base, "changes"), changes_value)
+        events.append(
+            Event(
+                e,
+                month,
+                r.string((*base, "title"), e),
+                r.string((*base, "source")),
+                r.boolean((*base, "enabled"), True),
+                changes,
+            )
+        )
+    events.sort(key=lambda ev: (ev.month, ev.id))
+
+    r.check_unused(
+        {
+            (): _TOP,
+            ("scenario",): ("name", "title", "description", "start", "end"),
+            ("run",): ("runs", "seed"),
+        }
+    )
+
+    parameters = {".".join(p): leaf for p, leaf in flat.items()}
+    scenario_args = dict(
+        name=name,
+        title=title,
+        description=description,
+        file=root_file,
+        start=start,
+        end=end,
+        runs=runs,
+        seed=seed,
+        dimensions=dimensions,
+        powers=tuple(powers),
+        states=tuple(states),
+        institutions=tuple(institutions),
+        initial_ties=tuple(ties),
+        links=tuple(links),
+        regional=regional,
+        settings=settings,
+        alignment=alignment,
+        events=tuple(events),
+        parameters=parameters,
+    )
+    compiled = compile_scenario(scenario_args, r)
+    return Scenario(**scenario_args, compiled=compiled)
+
+
+def _read_changes(r: _Reader, path: tuple[str, ...], value: Any) -> tuple[Change, ...]:
+    if not isinstance(value, list):
+        raise r.error(path, value, "a list of { key = ..., set|add|mul|remove = ... } tables")
+    changes = []
+    for n, item in enumerate(value):
+        where = (*path[:-1], f"changes[{n}]")
+        if not isinstance(item, dict) or "key" not in item:
+            raise r.error(where, item, "a table { key = ..., set|add|mul|remove = ... }")
+        ops = [op for op in ("set", "add", "mul", "remove") if op in item]
+        extra = set(item) - {"key", "set", "add", "mul", "remove"}
+        if len(ops) != 1 or extra:
+            raise r.error(where, item, "exactly one of set, add, mul, remove beside key")
+        if not isinstance(item["key"], str):
+            raise r.error((*where, "key"), item["key"], "a dotted key path string")
+        changes.append(Change(item["key"], ops[0], item[ops[0]]))
+    return tuple(changes)
+
+
+# --------------------------------------------------------------------------------------------
+# compilation to epoch arrays
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledScenario:
+    """Piecewise-constant parameter arrays for the rules, one slice per epoch.
+
+    Shapes use S states, P powers, D dimensions, K epochs and T = ``n_steps``. Epoch ``k`` holds
+    from step ``epoch_start[k]`` (inclusive); ``epoch_of_step[t]`` gives the epoch used when
+    computing the transition from step ``t`` to ``t + 1``. Arrays are read-only.
+    """
+
+    epoch_start: np.ndarray  # (K,) int64
+    epoch_of_step: np.ndarray  # (T,) int64
+    base_offer: np.ndarray  # (K, S, P, D) capacity x interest x focus x link
+    log_base_offer: np.ndarray  # (K, S, P, D) log of base_offer (floored at 1e-300)
+    rivalry_response: np.ndarray  # (K, P)
+    attraction: np.ndarray  # (K, S, P) affinity - regime_sensitivity x conditionality
+    membership: np.ndarray  # (K, S, P, D) effective memberships after bloc constraints
+    floor: np.ndarray  # (K, S, P, D) lock-in floors on target shares
+    balancing_propensity: np.ndarray  # (K, S)
+    adjustment_rate: np.ndarray  # (K, S)
+    need: np.ndarray  # (K, S, D) tie volume demanded, after neutrality on bloc dimensions
+    regional_target: np.ndarray  # (K, S, S) logistic(base + openness_i + openness_k + pair)
+    initial_ties: np.ndarray  # (S, P, D)
+    initial_regional: np.ndarray  # (S, S), zero diagonal
+    temperature: float
+    noise: float
+    rivalry_memory: float
+    lockin_bonus: float
+    regional_adjustment_rate: float
+    regional_noise: float
+    dimension_weight: np.ndarray  # (D,)
+    substitution_difficulty: np.ndarray  # (D,)
+    pole_matrix: np.ndarray  # (poles, P) 0/1
+
+
+def _apply(op: str, old: float, value: float) -> float:
+    if op == "set":
+        return value
+    if op == "add":
+        return old + value
+    return old * value
+
+
+def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> CompiledScenario:
+    """Turn scenario fields into epoch arrays, applying and range-checking event changes."""
+    dims: tuple[Dimension, ...] = args["dimensions"]
+    powers: tuple[Power, ...] = args["powers"]
+    states: tuple[State, ...] = args["states"]
+    institutions: tuple[Institution, ...] = args["institutions"]
+    settings: ModelSettings = args["settings"]
+    regional: Regional = args["regional"]
+    d_ids = [d.id for d in dims]
+    p_ids = [p.id for p in powers]
+    s_ids = [s.id for s in states]
+    inst_ids = [k.id for k in institutions]
+    S, P, D = len(states), len(powers), len(dims)
+
+    # the mutable parameter set, keyed by the same paths events use
+    values: dict[str, Any] = {}
+    for p in powers:
+        values[f"powers.{p.id}.interest"] = p.interest
+        values[f"powers.{p.id}.rivalry_response"] = p.rivalry_response
+        values[f"powers.{p.id}.conditionality"] = p.conditionality
+        for k, d in enumerate(d_ids):
+            values[f"powers.{p.id}.capacity.{d}"] = p.capacity[k]
+        for k, s in enumerate(s_ids):
+            values[f"powers.{p.id}.focus.{s}"] = p.focus[k]
+    for s in states:
+        for key in (
+            "balancing_propensity",
+            "adjustment_rate",
+            "regime_sensitivity",
+            "neutrality",
+            "openness",
+        ):
+            values[f"states.{s.id}.{key}"] = getattr(s, key)
+        values[f"states.{s.id}.no_blocs"] = s.no_blocs
+        values[f"states.{s.id}.memberships"] = list(s.memberships)
+        for k, d in enumerate(d_ids):
+            values[f"states.{s.id}.needs.{d}"] = s.needs[k]
+        for k, p in enumerate(p_ids):
+            values[f"states.{s.id}.affinity.{p}"] = s.affinity[k]
+    for i, s in enumerate(s_ids):
+        for j, p in enumerate(p_ids):
+            for k, d in enumerate(d_ids):
+                values[f"links.{s}.{p}.{d}"] = args["links"][i][j][k]
+    values["regional.base"] = regional.base
+    for i, a in enumerate(s_ids):
+        for j in range(i + 1, S):
+            values[f"regional.pairs.{a}-{s_ids[j]}"] = regional.pairs[i][j]
+
+    def ranges_for(key: str) -> tuple[float, float] | None:
+        parts = key.split(".")
+        if parts[0] == "powers":
+            return POWER_RANGES.get(parts[2])
+        if parts[0] == "states":
+            return STATE_RANGES.get(parts[2])
+        if parts[0] == "links":
+            return LINK_RANGE
+        if parts[0] == "regional":
+            return REGIONAL_RANGES["pairs" if parts[1] == "pairs" else "base"]
+        return None
+
+    start, end = args["start"], args["end"]
+    T = end - start
+    events = [e for e in args["events"] if e.enabled]
+    months = sorted({e.month for e in events if start < e.month <= end} | {start})
+    # an event dated month m acts on the transition out of month m (step m - start)
+    snapshots = []
+    for m in months:
+        for event in (e for e in events if e.month == m):
+            for n, change in enumerate(event.changes):
+                where = ("events", event.id, f"changes[{n}]")
+                _apply_change(
+                    values, change, where, reader, ranges_for, inst_ids, event.month == start
+                )
+        snapshots.append(copy.deepcopy(values))
+    K = len(snapshots)
+    epoch_start = np.array([m - start for m in months], dtype=np.int64)
+    epoch_of_step = np.searchsorted(epoch_start, np.arange(T), side="right").astype(np.int64) - 1
+
+    base_offer = np.empty((K, S, P, D))
+    rivalry = np.empty((K, P))
+    attraction = np.empty((K, S, P))
+    membership = np.zeros((K, S, P, D))
+    balancing = np.empty((K, S))
+    adjustment = np.empty((K, S))
+    need = np.empty((K, S, D))
+    regional_target = np.zeros((K, S, S))
+    bloc = np.array([d.bloc for d in dims], dtype=bool)
+    inst_power = {k.id: p_ids.index(k.power) for k in institutions}
+    inst_dims = {k.id: [d_ids.index(d) for d in k.dimensions] for k in institutions}
+    for k, v in enumerate(snapshots):
+        for j, p in enumerate(p_ids):
+            rivalry[k, j] = v[f"powers.{p}.rivalry_response"]
+            for i, s in enumerate(s_ids):
+                for d_index, d in enumerate(d_ids):
+                    base_offer[k, i, j, d_index] = (
+                        v[f"powers.{p}.capacity.{d}"]
+                        * v[f"powers.{p}.interest"]
+                        * v[f"powers.{p}.focus.{s}"]
+                        * v[f"links.{s}.{p}.{d}"]
+                    )
+        openness = np.array([v[f"states.{s}.openness"] for s in s_ids])
+        for i, s in enumerate(s_ids):
+            balancing[k, i] = v[f"states.{s}.balancing_propensity"]
+            adjustment[k, i] = v[f"states.{s}.adjustment_rate"]
+            neutrality = v[f"states.{s}.neutrality"]
+            for j, p in enumerate(p_ids):
+                attraction[k, i, j] = (
+                    v[f"states.{s}.affinity.{p}"]
+                    - v[f"states.{s}.regime_sensitivity"] * v[f"powers.{p}.conditionality"]
+                )
+            for d_index, d in enumerate(d_ids):
+                scale = (1.0 - neutrality) if bloc[d_index] else 1.0
+                need[k, i, d_index] = v[f"states.{s}.needs.{d}"] * scale
+            for inst in v[f"states.{s}.memberships"]:
+                for d_index in inst_dims[inst]:
+                    if bloc[d_index]:
+                        if v[f"states.{s}.no_blocs"]:
+                            continue
+                        weight = 1.0 - neutrality
+                    else:
+                        weight = 1.0
+                    membership[k, i, inst_power[inst], d_index] += weight
+            for j2 in range(i + 1, S):
+                pair = v[f"regional.pairs.{s}-{s_ids[j2]}"]
+                x = v["regional.base"] + openness[i] + openness[j2] + pair
+                regional_target[k, i, j2] = regional_target[k, j2, i] = 1.0 / (1.0 + math.exp(-x))
+
+    floor = settings.lockin_floor * np.minimum(membership, 1.0)
+    total_floor = floor.sum(axis=2, keepdims=True)
+    # floors reserve at most 60% of a dimension, so the choice stays a choice
+    floor = np.where(total_floor > 0.6, floor * 0.6 / np.maximum(total_floor, 1e-300), floor)
+
+    pole_matrix = np.zeros((len(args["alignment"].poles), P))
+    for n, (_, group) in enumerate(args["alignment"].poles):
+        for p in group:
+            pole_matrix[n, p_ids.index(p)] = 1.0
+    initial_regional = np.full((S, S), regional.initial)
+    np.fill_diagonal(initial_regional, 0.0)
+
+    arrays = dict(
+        epoch_start=epoch_start,
+        epoch_of_step=epoch_of_step,
+        base_offer=base_offer,
+        log_base_offer=np.log(np.maximum(base_offer, 1e-300)),
+        rivalry_response=rivalry,
+        attraction=attraction,
+        membership=membership,
+        floor=floor,
+        balancing_propensity=balancing,
+        adjustment_rate=adjustment,
+        need=need,
+        regional_target=regional_target,
+        initial_ties=np.array(args["initial_ties"], float),
+        initial_regional=initial_regional,
+        dimension_weight=np.array([d.weight for d in dims]),
+        substitution_difficulty=np.array([d.substitution_difficulty for d in dims]),
+        pole_matrix=pole_matrix,
+    )
+    for a in arrays.values():
+        a.setflags(write=False)
+    return CompiledScenario(
+        **arrays,
+        temperature=settings.temperature,
+        noise=settings.noise,
+        rivalry_memory=settings.rivalry_memory,
+        lockin_bonus=settings.lockin_bonus,
+        regional_adjustment_rate=regional.adjustment_rate,
+        regional_noise=regional.noise,
+    )
+
+
+def _apply_change(values, change: Change, where, reader, ranges_for, inst_ids, at_start):
+    def fail(value, allowed, sub="key"):
+        path = (*where, sub)
+        if reader is None:
+            raise ScenarioError("(scenario)", ".".join(path), value, allowed)
+        raise reader.error(path, value, allowed)
+
+    key = change.key
+    if key not in values:
+        prefix = key.split(".")[0]
+        hint = {
+            "powers": "powers.<POWER>.interest|rivalry_response|conditionality|capacity.<DIM>"
+            "|focus.<STATE>",
+            "states": "states.<STATE>.balancing_propensity|adjustment_rate|"
+            "regime_sensitivity|neutrality|no_blocs|openness|memberships|"
+            "needs.<DIM>|affinity.<POWER>",
+            "links": "links.<STATE>.<POWER>.<DIM>",
+            "regional": "regional.base or regional.pairs.<STATE>-<STATE>",
+        }.get(prefix)
+        fail(
+            key,
+            "a dated parameter of this scenario"
+            + (f" ({hint})" if hint else " under powers., states., links. or regional.")
+            + (" with known actor ids" if hint else ""),
+        )
+    old = values[key]
+    if key.endswith(".memberships"):
+        if change.op not in ("add", "remove") or change.value not in inst_ids:
+            fail(
+                change.value,
+                f"add or remove one institution id from {', '.join(inst_ids)}",
+                change.op,
+            )
+        if change.op == "add" and change.value not in old:
+            old.append(change.value)
+        elif change.op == "remove" and change.value in old:
+            old.remove(change.value)
+        return
+    if key.endswith(".no_blocs"):
+        if change.op != "set" or not isinstance(change.value, bool):
+            fail(change.value, "set = true or false", change.op)
+        values[key] = change.value
+        return
+    if change.op == "remove":
+        fail(change.value, "set, add or mul for a number", "remove")
+    if isinstance(change.value, bool) or not isinstance(change.value, int | float):
+        fail(change.value, "a number", change.op)
+    new = _apply(change.op, old, float(change.value))
+    lo, hi = ranges_for(key)
+    if not lo <= new <= hi:
+        fail(
+            change.value, f"a change leaving {key} in [{lo}, {hi}] (it would be {new:g})", change.op
+        )
+    values[key] = new
