@@ -1,0 +1,172 @@
+"""Ensemble engine: many runs of one scenario at once, with the Mesa model's own rules.
+
+:func:`simulate_ensemble` loops :func:`model.rules.advance_run` — the very function sequence the
+Mesa agents call — over runs in parallel (numba ``prange``, one thread per core). Each run has
+its own noise key, drawn exactly as :class:`model.model.MultivectorModel` draws it from its seed,
+and counter-based noise, so a run's trajectory equals the Mesa model's bit for bit whatever the
+number of runs, its position in the ensemble or the number of threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numba import njit, prange
+
+from model.rules import advance_run, partner_shares_into
+from model.scenario import CompiledScenario
+
+__all__ = ["noise_keys", "simulate_ensemble"]
+
+
+def noise_keys(seeds: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Each run's noise key: the first draw of ``numpy.random.default_rng(seed)`` (uint64).
+
+    This is what ``MultivectorModel(scenario, rng=seed)`` draws (Mesa builds ``self.rng =
+    default_rng(seed)`` from an integer seed).
+    """
+    return np.array(
+        [
+            np.random.default_rng(int(seed)).integers(0, 2**64 - 1, dtype=np.uint64, endpoint=True)
+            for seed in seeds
+        ],
+        dtype=np.uint64,
+    )
+
+
+@njit(parallel=True, cache=True, error_model="numpy", nogil=True)
+def _ensemble_kernel(
+    keys,
+    record,
+    epoch_of_step,
+    initial_ties,
+    initial_regional,
+    base_offer,
+    log_base_offer,
+    rivalry_response,
+    attraction,
+    membership,
+    floor,
+    balancing_propensity,
+    adjustment_rate,
+    need,
+    regional_target,
+    temperature,
+    lockin_bonus,
+    noise,
+    rivalry_memory,
+    regional_adjustment_rate,
+    regional_noise,
+    ties_out,
+    regional_out,
+):
+    n_runs = keys.shape[0]
+    n_steps = epoch_of_step.shape[0]
+    for r in prange(n_runs):
+        ties = initial_ties.copy()
+        shares = np.empty_like(ties)
+        partner_shares_into(ties, shares)
+        memory = shares.copy()
+        regional = initial_regional.copy()
+        offers = np.empty_like(ties)
+        log_offers = np.empty_like(ties)
+        new_ties = np.empty_like(ties)
+        new_regional = np.empty_like(regional)
+        slot = 0
+        if record[0] == 0:
+            ties_out[r, 0] = ties
+            regional_out[r, 0] = regional
+            slot = 1
+        for step in range(n_steps):
+            advance_run(
+                step,
+                epoch_of_step[step],
+                ties,
+                shares,
+                memory,
+                regional,
+                offers,
+                log_offers,
+                new_ties,
+                new_regional,
+                base_offer,
+                log_base_offer,
+                rivalry_response,
+                attraction,
+                membership,
+                floor,
+                balancing_propensity,
+                adjustment_rate,
+                need,
+                regional_target,
+                temperature,
+                lockin_bonus,
+                noise,
+                rivalry_memory,
+                regional_adjustment_rate,
+                regional_noise,
+                keys[r],
+            )
+            if slot < record.shape[0] and record[slot] == step + 1:
+                ties_out[r, slot] = ties
+                regional_out[r, slot] = regional
+                slot += 1
+
+
+def simulate_ensemble(
+    compiled: CompiledScenario,
+    seeds: Sequence[int] | np.ndarray,
+    *,
+    record: Sequence[int] | np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run one scenario for every seed at once.
+
+    Parameters
+    ----------
+    compiled : CompiledScenario
+        ``scenario.compiled``.
+    seeds : sequence of int
+        One seed per run, as given to ``MultivectorModel(scenario, rng=seed)``.
+    record : increasing step indices to keep (default: every month, ``0 .. T``)
+
+    Returns
+    -------
+    ties : (R, len(record), S, P, D) array
+    regional : (R, len(record), S, S) array
+    """
+    c = compiled
+    n_steps = c.epoch_of_step.shape[0]
+    record = np.arange(n_steps + 1) if record is None else np.asarray(record, dtype=np.int64)
+    if record.size == 0 or np.any(np.diff(record) <= 0) or record[0] < 0 or record[-1] > n_steps:
+        raise ValueError(f"record must be increasing step indices in [0, {n_steps}]")
+    keys = noise_keys(seeds)
+    n_states, n_powers, n_dims = c.initial_ties.shape
+    ties = np.empty((keys.size, record.size, n_states, n_powers, n_dims))
+    regional = np.empty((keys.size, record.size, n_states, n_states))
+    _ensemble_kernel(
+        keys,
+        record.astype(np.int64),
+        c.epoch_of_step,
+        c.initial_ties,
+        c.initial_regional,
+        c.base_offer,
+        c.log_base_offer,
+        c.rivalry_response,
+        c.attraction,
+        c.membership,
+        c.floor,
+        c.balancing_propensity,
+        c.adjustment_rate,
+        c.need,
+        c.regional_target,
+        c.temperature,
+        c.lockin_bonus,
+        c.noise,
+        c.rivalry_memory,
+        c.regional_adjustment_rate,
+        c.regional_noise,
+        ties,
+        regional,
+    )
+    return ties, regional
