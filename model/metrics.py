@@ -150,12 +150,16 @@ def alignment_drift(trajectory: np.ndarray, lag: int | None = None) -> np.ndarra
     lag : int or None
     """
     trajectory = np.asarray(trajectory, dtype=float)
+    # shares below 1e-300 are flushed to 0: their midpoints underflow and make the
+    # divergence infinite, though their true contribution is nil
+    trajectory = np.where(trajectory < 1e-300, 0.0, trajectory)
     n = trajectory.shape[-2]
     ref = np.zeros(n, dtype=int) if lag is None else np.maximum(np.arange(n) - lag, 0)
     reference = trajectory[..., ref, :]
-    out = jensenshannon(trajectory, reference, base=2, axis=-1)
-    # identical vectors can give tiny negative rounding inside the square root
-    return np.nan_to_num(out, nan=0.0)
+    with np.errstate(invalid="ignore"):
+        out = jensenshannon(trajectory, reference, base=2, axis=-1)
+    # identical vectors can give a tiny negative number inside the square root (NaN)
+    return np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0)
 
 
 def regional_cooperation(regional: np.ndarray) -> np.ndarray:

@@ -51,14 +51,18 @@ class MultivectorModel(mesa.Model):
         rng: Any = None,
         overrides: Mapping[str, Any] | None = None,
     ):
-        super().__init__(rng=rng)
+        # The noise key is the first draw of the run's generator, whatever kind of seed was
+        # given (Mesa itself draws from a non-integer rng first, which would shift it).
+        generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        key = noise_key_from(generator)
+        super().__init__(rng=rng if isinstance(rng, int | np.integer) else generator)
         if not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario, overrides or {})
         elif overrides:
             scenario = scenario.with_overrides(overrides)
         self.config: Scenario = scenario
         self.compiled = c = scenario.compiled
-        self.noise_key = noise_key_from(self.rng)
+        self.noise_key = key
 
         n_states, n_powers, n_dims = c.initial_ties.shape
         self.ties = c.initial_ties.copy()

@@ -79,7 +79,7 @@ _MISSING: Any = _Missing()
 
 def _short(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,9 +121,13 @@ def _is_sourced_value(node: Any) -> bool:
 
 
 def _flatten(node: Mapping[str, Any], file: str, prefix: tuple[str, ...] = ()):
+    # a table's own `source` (e.g. a row of initial ties) is the source of its bare values
+    shared = node.get("source") if isinstance(node.get("source"), str) else None
     for key, value in node.items():
         path = (*prefix, str(key))
-        if _is_sourced_value(value):
+        if shared is not None and key != "source" and not isinstance(value, dict):
+            yield path, Leaf(value, shared, file)
+        elif _is_sourced_value(value):
             source = value.get("source", f"set in {file}")
             if not isinstance(source, str):
                 raise ScenarioError(file, ".".join((*path, "source")), source, "a string")
@@ -190,11 +194,15 @@ def parse_override(text: str) -> tuple[str, Any]:
             raw,
             "a dotted key path such as states.KAZ.balancing_propensity",
         )
+    if "\n" in raw or "\r" in raw:
+        raise ScenarioError("--set", key, raw, "a single value on one line")
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
+        parsed = tomllib.loads(f"v = {raw}")
     except tomllib.TOMLDecodeError:
-        value = raw
-    return key, value
+        return key, raw
+    if set(parsed) != {"v"}:
+        raise ScenarioError("--set", key, raw, "a single TOML value")
+    return key, parsed["v"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -495,6 +503,8 @@ class _Reader:
             raise self.error(path, value, allowed)
         if choices is not None and any(v not in choices for v in value):
             raise self.error(path, value, allowed)
+        if len(set(value)) != len(value):
+            raise self.error(path, value, allowed + ", each at most once")
         return tuple(value)
 
     def month(self, path, lo=None, hi=None) -> int:
@@ -774,7 +784,8 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
     base = ("model",)
     only(base, ("temperature", "noise", "rivalry_memory", "lockin_bonus", "lockin_floor"))
     settings = ModelSettings(
-        r.number((*base, "temperature"), 0.0, 10.0, open_lo=True),
+        # below 0.01 the logit is an argmax and u / temperature can overflow
+        r.number((*base, "temperature"), 0.01, 10.0),
         r.number((*base, "noise"), 0.0, 0.5),
         r.number((*base, "rivalry_memory"), 1.0, 240.0),
         r.number((*base, "lockin_bonus"), 0.0, 10.0),

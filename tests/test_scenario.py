@@ -1,0 +1,393 @@
+"""Scenario loading: one ScenarioError per kind of mistake, extends, overrides, provenance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+
+from model.scenario import Scenario, ScenarioError, load_scenario, parse_override
+from tests.strategies import override_texts
+
+BASELINE_PATH = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml"
+BASELINE = load_scenario(BASELINE_PATH)
+
+
+def _write(directory: Path, name: str, body: str, *, extends: str | None = str(BASELINE_PATH)):
+    path = directory / name
+    head = f'extends = "{extends}"\n' if extends is not None else ""
+    path.write_text(head + body + "\n", encoding="utf-8")
+    return path
+
+
+def _error(path: Path | str, overrides=()) -> str:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(str(path), overrides)
+    return str(info.value)
+
+
+def _assert_one_line(message: str, *parts: str) -> None:
+    assert "\n" not in message and "\r" not in message, message
+    for part in parts:
+        assert part in message, f"{part!r} not in {message!r}"
+
+
+# --------------------------------------------------------------------------------------------
+# one test per kind of mistake
+
+
+def test_unknown_top_level_key(tmp_path):
+    path = _write(tmp_path, "top.toml", "balancing = 1.0")
+    _assert_one_line(_error(path), str(path), "balancing", "unknown key", "allowed", "states")
+
+
+def test_unknown_nested_key(tmp_path):
+    path = _write(tmp_path, "typo.toml", "[states.KAZ]\nbalancing_propensty = 2.0")
+    message = _error(path)
+    _assert_one_line(
+        message, str(path), "states.KAZ.balancing_propensty", "unknown key", "balancing_propensity"
+    )
+
+
+def test_wrong_type_string_for_a_number(tmp_path):
+    path = _write(tmp_path, "type.toml", '[states.KAZ]\nbalancing_propensity = "high"')
+    _assert_one_line(
+        _error(path), str(path), "states.KAZ.balancing_propensity", "a number in [0.0, 20.0]"
+    )
+
+
+def test_wrong_type_bool_for_a_number(tmp_path):
+    path = _write(tmp_path, "bool.toml", "[model]\nnoise = true")
+    _assert_one_line(_error(path), str(path), "model.noise", "a number in [0.0, 0.5]")
+
+
+def test_value_below_range(tmp_path):
+    path = _write(tmp_path, "negative.toml", "[states.KAZ]\nbalancing_propensity = -1")
+    _assert_one_line(
+        _error(path), str(path), "states.KAZ.balancing_propensity", "= -1", "[0.0, 20.0]"
+    )
+
+
+def test_value_above_range(tmp_path):
+    path = _write(tmp_path, "neutral.toml", "[states.TKM]\nneutrality = 2")
+    _assert_one_line(_error(path), str(path), "states.TKM.neutrality", "= 2", "[0.0, 1.0]")
+
+
+def test_temperature_below_its_lower_bound_is_rejected(tmp_path):
+    path = _write(tmp_path, "cold.toml", "[model]\ntemperature = 0.0")
+    _assert_one_line(_error(path), str(path), "model.temperature", "[0.01, 10.0]")
+
+
+def test_unknown_actor_in_event_change_key(tmp_path):
+    body = (
+        '[events.ghost]\ndate = "2000-01"\nsource = "test"\n'
+        'changes = [ { key = "states.XXX.openness", add = 1.0 } ]'
+    )
+    path = _write(tmp_path, "actor.toml", body)
+    _assert_one_line(
+        _error(path),
+        str(path),
+        "events.ghost.changes[0].key",
+        "states.XXX.openness",
+        "states.<STATE>.",
+        "known actor ids",
+    )
+
+
+def test_unknown_institution_in_memberships(tmp_path):
+    path = _write(tmp_path, "nato.toml", '[states.KAZ]\nmemberships = ["NATO"]')
+    _assert_one_line(
+        _error(path), str(path), "states.KAZ.memberships", "NATO", "CSTO, EURASIAN, SCO"
+    )
+
+
+def test_unknown_institution_in_an_event_membership_change(tmp_path):
+    body = (
+        '[events.nato]\ndate = "2000-01"\nsource = "test"\n'
+        'changes = [ { key = "states.KAZ.memberships", add = "NATO" } ]'
+    )
+    path = _write(tmp_path, "nato_event.toml", body)
+    _assert_one_line(
+        _error(path), str(path), "events.nato.changes[0].add", "NATO", "CSTO, EURASIAN, SCO"
+    )
+
+
+def test_event_date_outside_the_horizon(tmp_path):
+    path = _write(tmp_path, "late.toml", '[events.late]\ndate = "2030-01"\nsource = "test"')
+    _assert_one_line(
+        _error(path), str(path), "events.late.date", "2030-01", "from 1991-12 to 2021-12"
+    )
+
+
+def test_event_date_before_the_start(tmp_path):
+    path = _write(tmp_path, "early.toml", '[events.early]\ndate = "1991-11"\nsource = "test"')
+    _assert_one_line(_error(path), str(path), "events.early.date", "from 1991-12 to 2021-12")
+
+
+@pytest.mark.parametrize("date", ["2001-13", "January 2001", "2001/05", "2001-5-1"])
+def test_malformed_event_date(tmp_path, date):
+    path = _write(tmp_path, "bad_date.toml", f'[events.x]\ndate = "{date}"\nsource = "test"')
+    _assert_one_line(_error(path), str(path), "events.x.date", date, 'a month "YYYY-MM"')
+
+
+def test_malformed_scenario_end(tmp_path):
+    path = _write(tmp_path, "bad_end.toml", '[scenario]\nend = "2021-00"')
+    _assert_one_line(_error(path), str(path), "scenario.end", 'a month "YYYY-MM"')
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "absent.toml"
+    _assert_one_line(_error(path), str(path), "file", "no such scenario file")
+
+
+def test_missing_parent_in_extends(tmp_path):
+    path = _write(tmp_path, "orphan.toml", "", extends="no_such_parent.toml")
+    _assert_one_line(_error(path), str(path), "extends", "no such scenario file")
+
+
+def test_missing_parent_in_extends_names_the_parent(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # short relative names, as typed on the command line
+    _write(tmp_path, "orphan.toml", "", extends="no_such_parent.toml")
+    _assert_one_line(_error("orphan.toml"), "orphan.toml", "extends", "no_such_parent.toml")
+
+
+def test_missing_parent_with_a_long_path_still_names_the_parent(tmp_path):
+    directory = tmp_path / "a_rather_long_directory_name_for_a_family_of_scenario_variants"
+    directory.mkdir()
+    path = _write(directory, "orphan.toml", "", extends="no_such_parent.toml")
+    _assert_one_line(_error(path), str(path), "extends", "no_such_parent.toml")
+
+
+def test_cycle_in_extends(tmp_path):
+    a = _write(tmp_path, "a.toml", "", extends="b.toml")
+    _write(tmp_path, "b.toml", "", extends="a.toml")
+    _assert_one_line(_error(a), str(a), "extends", "no cycle", "a.toml -> b.toml -> a.toml")
+
+
+def test_toml_syntax_error(tmp_path):
+    path = _write(tmp_path, "broken.toml", "[states.KAZ\nbalancing_propensity = ")
+    _assert_one_line(_error(path), str(path), "(syntax)", "line 2", "valid TOML")
+
+
+def test_event_change_taking_a_value_out_of_range(tmp_path):
+    body = (
+        '[events.too_neutral]\ndate = "2000-01"\nsource = "test"\n'
+        'changes = [ { key = "states.KAZ.neutrality", set = 2.0 } ]'
+    )
+    path = _write(tmp_path, "event_range.toml", body)
+    _assert_one_line(
+        _error(path),
+        str(path),
+        "events.too_neutral.changes[0].set",
+        "states.KAZ.neutrality in [0.0, 1.0]",
+    )
+
+
+def test_base_value_that_a_baseline_event_pushes_out_of_range(tmp_path):
+    # mirziyoyev_2016 multiplies UZB's balancing propensity by 3: 10 -> 30 > 20
+    path = _write(tmp_path, "uzb.toml", "[states.UZB]\nbalancing_propensity = 10")
+    _assert_one_line(
+        _error(path),
+        "events.mirziyoyev_2016.changes[1].mul",
+        "states.UZB.balancing_propensity in [0.0, 20.0]",
+    )
+
+
+def test_set_style_override_with_a_non_number():
+    message = _error(BASELINE_PATH, ["states.KAZ.balancing_propensity=abc"])
+    _assert_one_line(message, "--set", "states.KAZ.balancing_propensity", "'abc'", "a number")
+
+
+def test_set_style_override_out_of_range():
+    message = _error(BASELINE_PATH, ["model.lockin_floor=0.5"])
+    _assert_one_line(message, "--set", "model.lockin_floor", "[0.0, 0.3]")
+
+
+def test_set_style_override_without_equals_sign():
+    message = _error(BASELINE_PATH, ["states.KAZ.balancing_propensity"])
+    _assert_one_line(message, "--set", "states.KAZ.balancing_propensity", "KEY.PATH=VALUE")
+
+
+def test_set_style_override_of_an_unknown_key():
+    message = _error(BASELINE_PATH, ["states.KAZ.balancing=2"])
+    _assert_one_line(message, "--set", "states.KAZ.balancing", "unknown key")
+
+
+@settings(max_examples=25, deadline=None)
+@given(raw=override_texts())
+@example(raw="abc")
+@example(raw="19.5")
+@example(raw="1e400")
+@example(raw="{ value = 2.0, source = 3 }")
+def test_any_set_value_loads_or_fails_with_one_line(raw):
+    """Parser robustness: whatever follows ``=``, the result is a scenario or a ScenarioError."""
+    try:
+        key, value = parse_override(f"states.KAZ.balancing_propensity={raw}")
+        scenario = BASELINE.with_overrides({key: value})
+    except ScenarioError as error:
+        message = str(error)
+        assert "\n" not in message
+        # the value itself is wrong, or a dated event would push it out of range
+        assert message.startswith("--set: ") or (
+            ": events." in message and "leaving states.KAZ.balancing_propensity in" in message
+        ), message
+    else:
+        assert isinstance(scenario, Scenario)
+        assert 0.0 <= scenario.states[0].balancing_propensity <= 20.0
+
+
+# --------------------------------------------------------------------------------------------
+# extends, overrides and provenance
+
+
+def test_extends_merges_tables_key_by_key(tmp_path):
+    body = "[states.KAZ]\nbalancing_propensity = 3.0\naffinity = { RUS = 1.0 }"
+    child = load_scenario(_write(tmp_path, "child.toml", body))
+    kaz, base_kaz = child.states[0], BASELINE.states[0]
+    assert kaz.id == "KAZ"
+    assert kaz.balancing_propensity == 3.0  # the child wins
+    assert kaz.adjustment_rate == base_kaz.adjustment_rate  # the rest of the table is inherited
+    assert kaz.regime_sensitivity == base_kaz.regime_sensitivity
+    affinity = dict(zip(child.power_ids, kaz.affinity, strict=True))
+    assert affinity["RUS"] == 1.0
+    assert affinity["TUR"] == 0.3  # a sibling in the inline table survives
+    assert child.states[1:] == BASELINE.states[1:]
+    assert child.powers == BASELINE.powers
+    assert child.events == BASELINE.events
+    leaf = child.parameters["states.KAZ.balancing_propensity"]
+    assert leaf.file.endswith("child.toml") and leaf.source.startswith("set in")
+    assert (
+        child.parameters["states.KAZ.adjustment_rate"]
+        == BASELINE.parameters["states.KAZ.adjustment_rate"]
+    )
+
+
+def test_extends_lists_replace(tmp_path):
+    child = load_scenario(_write(tmp_path, "member.toml", '[states.KAZ]\nmemberships = ["CSTO"]'))
+    assert child.states[0].memberships == ("CSTO",)
+    assert BASELINE.states[0].memberships == ()
+
+
+def test_extends_relative_to_the_child(tmp_path):
+    parent = _write(tmp_path, "parent.toml", "[model]\nnoise = 0.1")
+    (tmp_path / "sub").mkdir()
+    child = _write(
+        tmp_path / "sub", "child.toml", "[model]\nlockin_bonus = 1.0", extends="../parent.toml"
+    )
+    assert parent.exists()
+    scenario = load_scenario(child)
+    assert scenario.settings.noise == 0.1
+    assert scenario.settings.lockin_bonus == 1.0
+    assert scenario.settings.temperature == BASELINE.settings.temperature
+
+
+def test_child_can_disable_an_event(tmp_path):
+    child = load_scenario(_write(tmp_path, "no_bri.toml", "events.bri_2013.enabled = false"))
+    bri = next(e for e in child.events if e.id == "bri_2013")
+    assert not bri.enabled
+    assert all(
+        e.enabled == b.enabled
+        for e, b in zip(child.events, BASELINE.events, strict=True)
+        if e.id != "bri_2013"
+    )
+    base, changed = BASELINE.compiled, child.compiled
+    # bri_2013 is the only event of 2013-09, so one epoch fewer
+    assert changed.epoch_start.size == base.epoch_start.size - 1
+    assert not np.array_equal(base.base_offer[-1], changed.base_offer[-1])
+    chn = child.power_ids.index("CHN")
+    np.testing.assert_allclose(
+        base.base_offer[-1, :, chn, 0], changed.base_offer[-1, :, chn, 0] * 1.6 * 1.4
+    )
+    # before September 2013 nothing differs
+    step = 2013 * 12 + 8 - BASELINE.start
+    epoch = base.epoch_of_step[step - 1]
+    assert np.array_equal(
+        base.base_offer[epoch], changed.base_offer[changed.epoch_of_step[step - 1]]
+    )
+
+
+def test_with_overrides_applies_and_records_the_value():
+    scenario = BASELINE.with_overrides({"states.KAZ.balancing_propensity": 2.5})
+    assert scenario.states[0].balancing_propensity == 2.5
+    assert scenario.compiled.balancing_propensity[0, 0] == 2.5
+    leaf = scenario.parameters["states.KAZ.balancing_propensity"]
+    assert leaf.value == 2.5 and leaf.source == "override (--set)"
+    assert scenario.hash != BASELINE.hash
+    assert BASELINE.states[0].balancing_propensity == 1.6  # the original is untouched
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"model.temperature": 0.0}, "model.temperature"),
+        ({"states.KAZ.adjustment_rate": 1.5}, "states.KAZ.adjustment_rate"),
+        ({"powers.RUS.rivalry_response": "strong"}, "powers.RUS.rivalry_response"),
+        ({"states.KAZ.balancing_propensty": 1.0}, "states.KAZ.balancing_propensty"),
+        ({"scenario.end": "1995-12"}, "date"),  # events after 1995 fall outside the horizon
+    ],
+)
+def test_with_overrides_validates(overrides, key):
+    with pytest.raises(ScenarioError) as info:
+        BASELINE.with_overrides(overrides)
+    _assert_one_line(str(info.value), key)
+
+
+def test_load_scenario_accepts_a_mapping_of_overrides():
+    scenario = load_scenario(BASELINE_PATH, {"model.noise": 0.0})
+    assert scenario.settings.noise == 0.0
+    assert scenario.parameters["model.noise"].file == "--set"
+
+
+# every numeric or boolean leaf of these sections must say where its value comes from
+SOURCED_SECTIONS = ("states", "powers", "dimensions", "regional", "model")
+
+
+def _unsourced(scenario: Scenario, sections) -> list[str]:
+    return [
+        key
+        for key, leaf in scenario.parameters.items()
+        if key.split(".")[0] in sections
+        and isinstance(leaf.value, bool | int | float)
+        and leaf.source.startswith("set in")
+    ]
+
+
+def test_every_baseline_parameter_has_a_source():
+    assert _unsourced(BASELINE, SOURCED_SECTIONS) == []
+    assert len(BASELINE.parameters) > 100
+
+
+def test_every_baseline_tie_row_has_a_source():
+    for state in BASELINE.state_ids:
+        for power in BASELINE.power_ids:
+            leaf = BASELINE.parameters[f"ties.{state}.{power}.source"]
+            assert isinstance(leaf.value, str) and leaf.value.strip()
+
+
+def test_every_baseline_tie_value_carries_its_source():
+    assert _unsourced(BASELINE, ("ties",)) == []
+
+
+def test_a_duplicated_membership_is_rejected_or_counted_once():
+    try:
+        scenario = BASELINE.with_overrides({"states.KAZ.memberships": ["CSTO", "CSTO"]})
+    except ScenarioError as error:
+        _assert_one_line(str(error), "states.KAZ.memberships")
+        return
+    assert scenario.compiled.membership.max() <= 1.0
+
+
+def test_baseline_has_at_least_40_sourced_events():
+    assert len(BASELINE.events) >= 40
+    for event in BASELINE.events:
+        assert event.source.strip(), event.id
+        assert event.title.strip(), event.id
+        assert event.changes, event.id
+        assert BASELINE.start <= event.month <= BASELINE.end
+
+
+def test_set_value_with_a_second_line_is_rejected():
+    with pytest.raises(ScenarioError, match="a single value on one line"):
+        load_scenario(BASELINE_PATH, ["model.noise=0.1\nscenario.end='2030-12'"])
