@@ -1,7 +1,7 @@
 """Ensemble engine: many runs of one scenario at once, with the Mesa model's own rules.
 
-:func:`simulate_ensemble` loops :func:`model.rules.advance_run` — the very function sequence the
-Mesa agents call — over runs in parallel (numba ``prange``, one thread per core). Each run has
+:func:`simulate_ensemble` loops :func:`model.rules.simulate_run` — the per-run loop over the step
+sequence the Mesa agents call — over runs in parallel (numba ``prange``). Each run has
 its own noise key, drawn exactly as :class:`model.model.MultivectorModel` draws it from its seed,
 and counter-based noise, so a run's trajectory equals the Mesa model's bit for bit whatever the
 number of runs, its position in the ensemble or the number of threads.
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit, prange
 
-from model.rules import advance_run, partner_shares_into
+from model.rules import simulate_run
 from model.scenario import CompiledScenario
 
 __all__ = ["noise_keys", "simulate_ensemble"]
@@ -61,57 +61,32 @@ def _ensemble_kernel(
     ties_out,
     regional_out,
 ):
-    n_runs = keys.shape[0]
-    n_steps = epoch_of_step.shape[0]
-    for r in prange(n_runs):
-        ties = initial_ties.copy()
-        shares = np.empty_like(ties)
-        partner_shares_into(ties, shares)
-        memory = shares.copy()
-        regional = initial_regional.copy()
-        offers = np.empty_like(ties)
-        log_offers = np.empty_like(ties)
-        new_ties = np.empty_like(ties)
-        new_regional = np.empty_like(regional)
-        slot = 0
-        if record[0] == 0:
-            ties_out[r, 0] = ties
-            regional_out[r, 0] = regional
-            slot = 1
-        for step in range(n_steps):
-            advance_run(
-                step,
-                epoch_of_step[step],
-                ties,
-                shares,
-                memory,
-                regional,
-                offers,
-                log_offers,
-                new_ties,
-                new_regional,
-                base_offer,
-                log_base_offer,
-                rivalry_response,
-                attraction,
-                membership,
-                floor,
-                balancing_propensity,
-                adjustment_rate,
-                need,
-                regional_target,
-                temperature,
-                lockin_bonus,
-                noise,
-                rivalry_memory,
-                regional_adjustment_rate,
-                regional_noise,
-                keys[r],
-            )
-            if slot < record.shape[0] and record[slot] == step + 1:
-                ties_out[r, slot] = ties
-                regional_out[r, slot] = regional
-                slot += 1
+    for r in prange(keys.shape[0]):
+        simulate_run(
+            epoch_of_step,
+            initial_ties,
+            initial_regional,
+            base_offer,
+            log_base_offer,
+            rivalry_response,
+            attraction,
+            membership,
+            floor,
+            balancing_propensity,
+            adjustment_rate,
+            need,
+            regional_target,
+            temperature,
+            lockin_bonus,
+            noise,
+            rivalry_memory,
+            regional_adjustment_rate,
+            regional_noise,
+            keys[r],
+            record,
+            ties_out[r],
+            regional_out[r],
+        )
 
 
 def simulate_ensemble(

@@ -339,10 +339,16 @@ def simulate_run(
     regional_adjustment_rate,
     regional_noise,
     key,
+    record,
     ties_out,
     regional_out,
 ):
-    """A whole run: ``ties_out[t]`` (T+1, S, P, D) and ``regional_out[t]`` (T+1, S, S)."""
+    """A whole run from its initial state, keeping the months listed in ``record``.
+
+    ``record`` holds increasing step indices in ``[0, T]``; ``ties_out[k]`` (S, P, D) and
+    ``regional_out[k]`` (S, S) receive the state after ``record[k]`` steps. The ensemble engine
+    calls this same function for every run.
+    """
     n_steps = epoch_of_step.shape[0]
     ties = initial_ties.copy()
     shares = np.empty_like(ties)
@@ -353,9 +359,14 @@ def simulate_run(
     log_offers = np.empty_like(ties)
     new_ties = np.empty_like(ties)
     new_regional = np.empty_like(regional)
-    ties_out[0] = ties
-    regional_out[0] = regional
+    slot = 0
+    if record.shape[0] > 0 and record[0] == 0:
+        ties_out[0] = ties
+        regional_out[0] = regional
+        slot = 1
     for step in range(n_steps):
+        if slot >= record.shape[0]:
+            break
         advance_run(
             step,
             epoch_of_step[step],
@@ -385,5 +396,7 @@ def simulate_run(
             regional_noise,
             key,
         )
-        ties_out[step + 1] = ties
-        regional_out[step + 1] = regional
+        if record[slot] == step + 1:
+            ties_out[slot] = ties
+            regional_out[slot] = regional
+            slot += 1

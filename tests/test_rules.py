@@ -46,6 +46,7 @@ def _engine(compiled: CompiledScenario, key: np.uint64, n_steps: int):
         c.regional_adjustment_rate,
         c.regional_noise,
         key,
+        np.arange(n_steps + 1),
         ties,
         regional,
     )
