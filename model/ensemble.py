@@ -119,29 +119,5 @@ def simulate_ensemble(
     n_states, n_powers, n_dims = c.initial_ties.shape
     ties = np.empty((keys.size, record.size, n_states, n_powers, n_dims))
     regional = np.empty((keys.size, record.size, n_states, n_states))
-    _ensemble_kernel(
-        keys,
-        record.astype(np.int64),
-        c.epoch_of_step,
-        c.initial_ties,
-        c.initial_regional,
-        c.base_offer,
-        c.log_base_offer,
-        c.rivalry_response,
-        c.attraction,
-        c.membership,
-        c.floor,
-        c.balancing_propensity,
-        c.adjustment_rate,
-        c.need,
-        c.regional_target,
-        c.temperature,
-        c.lockin_bonus,
-        c.noise,
-        c.rivalry_memory,
-        c.regional_adjustment_rate,
-        c.regional_noise,
-        ties,
-        regional,
-    )
+    _ensemble_kernel(keys, record.astype(np.int64), *c.rule_arguments(), ties, regional)
     return ties, regional

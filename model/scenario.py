@@ -927,6 +927,33 @@ class CompiledScenario:
     substitution_difficulty: np.ndarray  # (D,)
     pole_matrix: np.ndarray  # (poles, P) 0/1
 
+    def rule_arguments(self, n_steps: int | None = None) -> tuple:
+        """The scenario arguments of :func:`model.rules.simulate_run`, in its order.
+
+        ``n_steps`` limits the run to its first months (default: the whole horizon).
+        """
+        return (
+            self.epoch_of_step[:n_steps],
+            self.initial_ties,
+            self.initial_regional,
+            self.base_offer,
+            self.log_base_offer,
+            self.rivalry_response,
+            self.attraction,
+            self.membership,
+            self.floor,
+            self.balancing_propensity,
+            self.adjustment_rate,
+            self.need,
+            self.regional_target,
+            self.temperature,
+            self.lockin_bonus,
+            self.noise,
+            self.rivalry_memory,
+            self.regional_adjustment_rate,
+            self.regional_noise,
+        )
+
 
 def _apply(op: str, old: float, value: float) -> float:
     if op == "set":

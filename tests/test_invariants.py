@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 
-from model.metrics import measure
+from experiments.tables import measure_batch
 from model.model import MultivectorModel
 from model.scenario import Scenario, ScenarioError, load_scenario
 from tests.strategies import parameter_overrides, seeds
@@ -40,17 +40,7 @@ def _run(scenario: Scenario, seed: int, months: int = MONTHS):
 
 
 def _measure(scenario: Scenario, ties: np.ndarray, regional: np.ndarray):
-    c = scenario.compiled
-    pole_names = [name for name, _ in scenario.alignment.poles]
-    axes = tuple((pole_names.index(a), pole_names.index(b)) for a, b in scenario.alignment.axes)
-    return measure(
-        ties,
-        regional,
-        weights=c.dimension_weight,
-        difficulty=c.substitution_difficulty,
-        pole_matrix=c.pole_matrix,
-        axes=axes,
-    )
+    return measure_batch(scenario, ties, regional)
 
 
 def _assert_in(values: np.ndarray, lo: float, hi: float, name: str) -> None:

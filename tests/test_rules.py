@@ -24,32 +24,7 @@ def _engine(compiled: CompiledScenario, key: np.uint64, n_steps: int):
     n_states, n_powers, n_dims = compiled.initial_ties.shape
     ties = np.empty((n_steps + 1, n_states, n_powers, n_dims))
     regional = np.empty((n_steps + 1, n_states, n_states))
-    c = compiled
-    simulate_run(
-        c.epoch_of_step[:n_steps],
-        c.initial_ties,
-        c.initial_regional,
-        c.base_offer,
-        c.log_base_offer,
-        c.rivalry_response,
-        c.attraction,
-        c.membership,
-        c.floor,
-        c.balancing_propensity,
-        c.adjustment_rate,
-        c.need,
-        c.regional_target,
-        c.temperature,
-        c.lockin_bonus,
-        c.noise,
-        c.rivalry_memory,
-        c.regional_adjustment_rate,
-        c.regional_noise,
-        key,
-        np.arange(n_steps + 1),
-        ties,
-        regional,
-    )
+    simulate_run(*compiled.rule_arguments(n_steps), key, np.arange(n_steps + 1), ties, regional)
     return ties, regional
 
 
