@@ -1,23 +1,31 @@
-"""Ensemble engine: many runs of one scenario at once, with the Mesa model's own rules.
+"""Ensemble engine: many runs at once, with the Mesa model's own rules.
 
 :func:`simulate_ensemble` loops :func:`model.rules.simulate_run` — the per-run loop over the step
-sequence the Mesa agents call — over runs in parallel (numba ``prange``). Each run has
-its own noise key, drawn exactly as :class:`model.model.MultivectorModel` draws it from its seed,
-and counter-based noise, so a run's trajectory equals the Mesa model's bit for bit whatever the
-number of runs, its position in the ensemble or the number of threads.
+sequence the Mesa agents call — over runs. Runs may differ in their parameters (a sweep): the
+compiled parameter arrays of every variant are stacked along a leading variants axis and each run
+names its variant. Each run has its own noise key, drawn exactly as
+:class:`model.model.MultivectorModel` draws it from its seed, and its noise is counter-based, so
+a run's trajectory equals the Mesa model's bit for bit whatever the number of runs, its position
+in the ensemble, its chunk or the number of threads.
+
+The kernel is a plain (serial) compiled loop that releases the GIL; ``threads > 1`` splits the
+runs into contiguous slices run on that many Python threads. It is compiled on first use and
+cached on disk next to the module (numba ``cache=True``), so later processes load it.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from model.rules import simulate_run
 from model.scenario import CompiledScenario
 
-__all__ = ["noise_keys", "simulate_ensemble"]
+__all__ = ["Variants", "noise_keys", "simulate_ensemble", "stack_variants"]
 
 
 def noise_keys(seeds: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -35,9 +43,41 @@ def noise_keys(seeds: Sequence[int] | np.ndarray) -> np.ndarray:
     )
 
 
-@njit(parallel=True, cache=True, error_model="numpy", nogil=True)
+Variants = tuple[np.ndarray, ...]
+"""The rules' arguments (:meth:`CompiledScenario.rule_arguments`) stacked over variants."""
+
+
+def stack_variants(compiled: Sequence[CompiledScenario]) -> Variants:
+    """Stack the rule arguments of scenario variants along a new leading axis.
+
+    Variants of one scenario share their shapes except the number of epochs, which event
+    switches can change; shorter epoch axes are padded by repeating the last epoch, which no
+    step of that variant selects.
+    """
+    if not compiled:
+        raise ValueError("stack_variants needs at least one compiled scenario")
+    n_epochs = max(c.epoch_start.shape[0] for c in compiled)
+    columns = list(zip(*(c.rule_arguments() for c in compiled), strict=True))
+    epoch_axis = {name for name in CompiledScenario.EPOCH_ARRAYS}
+    names = CompiledScenario.RULE_ARGUMENTS
+    stacked = []
+    for name, values in zip(names, columns, strict=True):
+        values = [np.asarray(v) for v in values]
+        if name in epoch_axis:
+            values = [
+                np.concatenate([v, np.repeat(v[-1:], n_epochs - v.shape[0], axis=0)])
+                if v.shape[0] < n_epochs
+                else v
+                for v in values
+            ]
+        stacked.append(np.ascontiguousarray(np.stack(values)))
+    return tuple(stacked)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
 def _ensemble_kernel(
     keys,
+    variant,
     record,
     epoch_of_step,
     initial_ties,
@@ -61,27 +101,28 @@ def _ensemble_kernel(
     ties_out,
     regional_out,
 ):
-    for r in prange(keys.shape[0]):
+    for r in range(keys.shape[0]):
+        v = variant[r]
         simulate_run(
-            epoch_of_step,
-            initial_ties,
-            initial_regional,
-            base_offer,
-            log_base_offer,
-            rivalry_response,
-            attraction,
-            membership,
-            floor,
-            balancing_propensity,
-            adjustment_rate,
-            need,
-            regional_target,
-            temperature,
-            lockin_bonus,
-            noise,
-            rivalry_memory,
-            regional_adjustment_rate,
-            regional_noise,
+            epoch_of_step[v],
+            initial_ties[v],
+            initial_regional[v],
+            base_offer[v],
+            log_base_offer[v],
+            rivalry_response[v],
+            attraction[v],
+            membership[v],
+            floor[v],
+            balancing_propensity[v],
+            adjustment_rate[v],
+            need[v],
+            regional_target[v],
+            temperature[v],
+            lockin_bonus[v],
+            noise[v],
+            rivalry_memory[v],
+            regional_adjustment_rate[v],
+            regional_noise[v],
             keys[r],
             record,
             ties_out[r],
@@ -89,35 +130,87 @@ def _ensemble_kernel(
         )
 
 
+_announced = False
+
+
+def _compiled_already() -> bool:
+    """Whether the kernel is compiled in this process or cached on disk (no compile ahead)."""
+    if _ensemble_kernel.signatures:
+        return True
+    try:  # numba's on-disk cache index for this function; internal, so guarded
+        return bool(_ensemble_kernel._cache._cache_file._load_index())
+    except Exception:  # pragma: no cover - depends on numba internals
+        return True
+
+
+def announce_compile(stream=None) -> None:
+    """Print one line on stderr before the first compile of the kernel on this machine."""
+    global _announced
+    if not _announced and not _compiled_already():
+        print(
+            "multivector: compiling the ensemble engine (first use only; cached afterwards)...",
+            file=stream or sys.stderr,
+            flush=True,
+        )
+    _announced = True
+
+
 def simulate_ensemble(
-    compiled: CompiledScenario,
+    compiled: CompiledScenario | Variants,
     seeds: Sequence[int] | np.ndarray,
     *,
+    variant: Sequence[int] | np.ndarray | None = None,
     record: Sequence[int] | np.ndarray | None = None,
+    threads: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Run one scenario for every seed at once.
+    """Run a scenario, or a stack of its variants, for every seed at once.
 
     Parameters
     ----------
-    compiled : CompiledScenario
-        ``scenario.compiled``.
+    compiled : CompiledScenario or Variants
+        ``scenario.compiled``, or :func:`stack_variants` of several variants.
     seeds : sequence of int
         One seed per run, as given to ``MultivectorModel(scenario, rng=seed)``.
+    variant : sequence of int, optional
+        Each run's variant (index into the stack); default all 0.
     record : increasing step indices to keep (default: every month, ``0 .. T``)
+    threads : int
+        Python threads sharing the runs (the kernel releases the GIL).
 
     Returns
     -------
     ties : (R, len(record), S, P, D) array
     regional : (R, len(record), S, S) array
     """
-    c = compiled
-    n_steps = c.epoch_of_step.shape[0]
+    stack = stack_variants([compiled]) if isinstance(compiled, CompiledScenario) else compiled
+    n_variants, n_steps = stack[0].shape
     record = np.arange(n_steps + 1) if record is None else np.asarray(record, dtype=np.int64)
     if record.size == 0 or np.any(np.diff(record) <= 0) or record[0] < 0 or record[-1] > n_steps:
         raise ValueError(f"record must be increasing step indices in [0, {n_steps}]")
     keys = noise_keys(seeds)
-    n_states, n_powers, n_dims = c.initial_ties.shape
+    variant = (
+        np.zeros(keys.size, dtype=np.int64)
+        if variant is None
+        else np.asarray(variant, dtype=np.int64)
+    )
+    if variant.shape != keys.shape or (
+        variant.size and not 0 <= variant.min() <= variant.max() < n_variants
+    ):
+        raise ValueError(f"variant must give each run an index in [0, {n_variants})")
+    n_states, n_powers, n_dims = stack[1].shape[1:]
     ties = np.empty((keys.size, record.size, n_states, n_powers, n_dims))
     regional = np.empty((keys.size, record.size, n_states, n_states))
-    _ensemble_kernel(keys, record.astype(np.int64), *c.rule_arguments(), ties, regional)
+    record = record.astype(np.int64)
+    announce_compile()
+
+    def work(lo: int, hi: int) -> None:
+        _ensemble_kernel(keys[lo:hi], variant[lo:hi], record, *stack, ties[lo:hi], regional[lo:hi])
+
+    threads = max(1, min(int(threads), keys.size))
+    if threads == 1:
+        work(0, keys.size)
+    else:
+        bounds = np.linspace(0, keys.size, threads + 1).astype(int)
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, bounds[:-1], bounds[1:]))
     return ties, regional

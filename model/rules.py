@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
+_ROW = dict(_JIT, inline="always")
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -44,7 +45,7 @@ _TWO53 = 1.0 / 9007199254740992.0
 _SQRT3 = 1.7320508075688772
 
 
-@njit(**_JIT)
+@njit(**_ROW)
 def uniform(key: np.uint64, counter: np.int64) -> float:
     """Counter-based uniform draw in [0, 1): SplitMix64 output number ``counter`` of stream ``key``.
 
@@ -60,7 +61,7 @@ def uniform(key: np.uint64, counter: np.int64) -> float:
     return np.float64(z >> _S11) * _TWO53
 
 
-@njit(**_JIT)
+@njit(**_ROW)
 def noise_factor(key: np.uint64, counter: np.int64, sd: float) -> float:
     """Mean-one multiplicative noise ``1 + sd * sqrt(3) * (2u - 1)``, u ~ U[0, 1).
 
@@ -72,7 +73,7 @@ def noise_factor(key: np.uint64, counter: np.int64, sd: float) -> float:
     return 1.0 + sd * _SQRT3 * (2.0 * uniform(key, counter) - 1.0)
 
 
-@njit(**_JIT)
+@njit(**_ROW)
 def offer_row(base_offer, log_base_offer, rivalry_response, shares, memory, offer, log_offer):
     """Offers of one power to every state on every dimension (mechanism 1).
 
@@ -100,7 +101,7 @@ def offer_row(base_offer, log_base_offer, rivalry_response, shares, memory, offe
                 log_offer[i, d] = log_base_offer[i, d]
 
 
-@njit(**_JIT)
+@njit(**_ROW)
 def state_ties_row(
     ties,
     shares,
@@ -154,8 +155,10 @@ def state_ties_row(
     new_ties : (P, D) output array
     """
     n_powers, n_dims = ties.shape
-    utility = np.empty(n_powers)
+    inverse_temperature = 1.0 / temperature
     for d in range(n_dims):
+        # new_ties[:, d] holds the utilities, then the target weights, then the new ties
+        weight = new_ties[:, d]
         top = -np.inf
         for j in range(n_powers):
             u = (
@@ -163,28 +166,28 @@ def state_ties_row(
                 + attraction[j]
                 + lockin_bonus * membership[j, d]
                 - 2.0 * balancing_propensity * shares[j, d]
-            ) / temperature
-            utility[j] = u
-            if u > top:
-                top = u
+            ) * inverse_temperature
+            weight[j] = u
+            top = u if u > top else top
         total = 0.0
         for j in range(n_powers):
-            utility[j] = np.exp(utility[j] - top)
-            total += utility[j]
+            weight[j] = np.exp(weight[j] - top)
+            total += weight[j]
         reserved = 0.0
         for j in range(n_powers):
             reserved += floor[j, d]
         accepted = 0.0
+        free = (1.0 - reserved) / total
         for j in range(n_powers):
-            utility[j] = floor[j, d] + (1.0 - reserved) * utility[j] / total
-            accepted += utility[j] * offer[j, d]
+            weight[j] = floor[j, d] + free * weight[j]
+            accepted += weight[j] * offer[j, d]
         volume = need[d] * accepted / (1.0 + accepted)
         for j in range(n_powers):
-            mixed = (1.0 - adjustment_rate) * ties[j, d] + adjustment_rate * utility[j] * volume
-            new_ties[j, d] = mixed * noise_factor(key, counter0 + j * n_dims + d, noise)
+            mixed = (1.0 - adjustment_rate) * ties[j, d] + adjustment_rate * weight[j] * volume
+            weight[j] = mixed * noise_factor(key, counter0 + j * n_dims + d, noise)
 
 
-@njit(**_JIT)
+@njit(**_ROW)
 def partner_shares_into(ties, shares):
     """Partner shares ``s[i, j, d] = T[i, j, d] / sum_j T[i, j, d]`` (uniform if all ties are 0)."""
     n_states, n_powers, n_dims = ties.shape
@@ -193,11 +196,16 @@ def partner_shares_into(ties, shares):
             total = 0.0
             for j in range(n_powers):
                 total += ties[i, j, d]
-            for j in range(n_powers):
-                shares[i, j, d] = ties[i, j, d] / total if total > 0.0 else 1.0 / n_powers
+            if total > 0.0:
+                inverse = 1.0 / total
+                for j in range(n_powers):
+                    shares[i, j, d] = ties[i, j, d] * inverse
+            else:
+                for j in range(n_powers):
+                    shares[i, j, d] = 1.0 / n_powers
 
 
-@njit(**_JIT)
+@njit(**_ROW)
 def remember_shares(memory, shares, rivalry_memory):
     """Exponential memory of shares, ``m' = m + (s - m) / tau_m`` (tau_m in months)."""
     rate = 1.0 / rivalry_memory
@@ -207,7 +215,7 @@ def remember_shares(memory, shares, rivalry_memory):
         flat_m[n] = flat_m[n] + (flat_s[n] - flat_m[n]) * rate
 
 
-@njit(**_JIT)
+@njit(**_ROW)
 def advance_regional(regional, target, adjustment_rate, noise, key, counter0, new_regional):
     """Regional ties among the states move toward their target (mechanism 6, regional level).
 

@@ -21,16 +21,16 @@ in :mod:`model.rules` read without any further parsing.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
+from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -446,6 +446,11 @@ class _Reader:
         self.flat = flat
         self.root_file = root_file
         self.used: set[tuple[str, ...]] = set()
+        # every proper prefix of a key -> the next parts below it, in file order
+        self._below: dict[tuple[str, ...], dict[str, None]] = {}
+        for p in flat:
+            for n in range(len(p)):
+                self._below.setdefault(p[:n], {}).setdefault(p[n], None)
 
     def file_of(self, path: tuple[str, ...]) -> str:
         if path in self.flat:
@@ -457,7 +462,7 @@ class _Reader:
         return ScenarioError(self.file_of(path), ".".join(path), value, allowed)
 
     def has(self, path: tuple[str, ...]) -> bool:
-        return any(p[: len(path)] == path for p in self.flat)
+        return path in self.flat or path in self._below
 
     def leaf(self, path: tuple[str, ...], default: Any = _MISSING) -> Leaf:
         if path in self.flat:
@@ -522,11 +527,7 @@ class _Reader:
         return index
 
     def children(self, path: tuple[str, ...]) -> list[str]:
-        seen: dict[str, None] = {}
-        for p in self.flat:
-            if len(p) > len(path) and p[: len(path)] == path:
-                seen.setdefault(p[len(path)], None)
-        return list(seen)
+        return list(self._below.get(path, ()))
 
     def check_unused(self, allowed_by_prefix: Mapping[tuple[str, ...], Sequence[str]]):
         for path, leaf in self.flat.items():
@@ -927,6 +928,31 @@ class CompiledScenario:
     substitution_difficulty: np.ndarray  # (D,)
     pole_matrix: np.ndarray  # (poles, P) 0/1
 
+    RULE_ARGUMENTS: ClassVar[tuple[str, ...]] = (
+        "epoch_of_step",
+        "initial_ties",
+        "initial_regional",
+        "base_offer",
+        "log_base_offer",
+        "rivalry_response",
+        "attraction",
+        "membership",
+        "floor",
+        "balancing_propensity",
+        "adjustment_rate",
+        "need",
+        "regional_target",
+        "temperature",
+        "lockin_bonus",
+        "noise",
+        "rivalry_memory",
+        "regional_adjustment_rate",
+        "regional_noise",
+    )
+    """Names of :meth:`rule_arguments`, in order."""
+    EPOCH_ARRAYS: ClassVar[tuple[str, ...]] = RULE_ARGUMENTS[3:13]
+    """The rule arguments indexed by epoch first."""
+
     def rule_arguments(self, n_steps: int | None = None) -> tuple:
         """The scenario arguments of :func:`model.rules.simulate_run`, in its order.
 
@@ -934,24 +960,7 @@ class CompiledScenario:
         """
         return (
             self.epoch_of_step[:n_steps],
-            self.initial_ties,
-            self.initial_regional,
-            self.base_offer,
-            self.log_base_offer,
-            self.rivalry_response,
-            self.attraction,
-            self.membership,
-            self.floor,
-            self.balancing_propensity,
-            self.adjustment_rate,
-            self.need,
-            self.regional_target,
-            self.temperature,
-            self.lockin_bonus,
-            self.noise,
-            self.rivalry_memory,
-            self.regional_adjustment_rate,
-            self.regional_noise,
+            *(getattr(self, name) for name in self.RULE_ARGUMENTS[1:]),
         )
 
 
@@ -1028,6 +1037,12 @@ def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> 
     events = [e for e in args["events"] if e.enabled]
     months = sorted({e.month for e in events if start < e.month <= end} | {start})
     # an event dated month m acts on the transition out of month m (step m - start)
+    # numeric parameters of every epoch as rows of one (K, n) table, gathered by key path;
+    # memberships and no_blocs (lists, booleans) are kept per epoch as they are
+    numeric = [k for k, v in values.items() if not isinstance(v, list | bool)]
+    others = [k for k, v in values.items() if isinstance(v, list | bool)]
+    column = {k: n for n, k in enumerate(numeric)}
+    rows = []
     snapshots = []
     for m in months:
         for event in (e for e in events if e.month == m):
@@ -1036,7 +1051,8 @@ def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> 
                 _apply_change(
                     values, change, where, reader, ranges_for, inst_ids, event.month == start
                 )
-        snapshots.append(copy.deepcopy(values))
+        rows.append([values[k] for k in numeric])
+        snapshots.append({k: copy(values[k]) for k in others})
     K = len(snapshots)
     epoch_start = np.array([m - start for m in months], dtype=np.int64)
     epoch_of_step = np.searchsorted(epoch_start, np.arange(T), side="right").astype(np.int64) - 1
@@ -1052,42 +1068,57 @@ def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> 
     bloc = np.array([d.bloc for d in dims], dtype=bool)
     inst_power = {k.id: p_ids.index(k.power) for k in institutions}
     inst_dims = {k.id: [d_ids.index(d) for d in k.dimensions] for k in institutions}
+    table = np.array(rows, dtype=float).reshape(K, len(numeric))
+
+    def gather(pattern: str, **axes: Sequence[str]) -> np.ndarray:
+        names = list(axes)
+        grids = np.indices([len(axes[n]) for n in names]).reshape(len(names), -1).T
+        cols = [
+            column[pattern.format(**{n: axes[n][i] for n, i in zip(names, g, strict=True)})]
+            for g in grids
+        ]
+        return table[:, cols].reshape(K, *[len(axes[n]) for n in names])
+
+    capacity = gather("powers.{p}.capacity.{d}", p=p_ids, d=d_ids)  # (K, P, D)
+    interest = gather("powers.{p}.interest", p=p_ids)  # (K, P)
+    focus = gather("powers.{p}.focus.{s}", s=s_ids, p=p_ids)  # (K, S, P)
+    links = gather("links.{s}.{p}.{d}", s=s_ids, p=p_ids, d=d_ids)  # (K, S, P, D)
+    base_offer[...] = (
+        capacity[:, None, :, :] * interest[:, None, :, None] * focus[..., None] * links
+    )
+    rivalry[...] = gather("powers.{p}.rivalry_response", p=p_ids)
+    balancing[...] = gather("states.{s}.balancing_propensity", s=s_ids)
+    adjustment[...] = gather("states.{s}.adjustment_rate", s=s_ids)
+    neutrality = gather("states.{s}.neutrality", s=s_ids)  # (K, S)
+    attraction[...] = (
+        gather("states.{s}.affinity.{p}", s=s_ids, p=p_ids)
+        - gather("states.{s}.regime_sensitivity", s=s_ids)[:, :, None]
+        * gather("powers.{p}.conditionality", p=p_ids)[:, None, :]
+    )
+    scale = np.where(bloc[None, None, :], 1.0 - neutrality[:, :, None], 1.0)
+    need[...] = gather("states.{s}.needs.{d}", s=s_ids, d=d_ids) * scale
+    openness_all = gather("states.{s}.openness", s=s_ids)
+    pairs_all = {
+        (i, j): table[:, column[f"regional.pairs.{s_ids[i]}-{s_ids[j]}"]]
+        for i in range(S)
+        for j in range(i + 1, S)
+    }
+    regional_base = table[:, column["regional.base"]]
     for k, v in enumerate(snapshots):
-        for j, p in enumerate(p_ids):
-            rivalry[k, j] = v[f"powers.{p}.rivalry_response"]
-            for i, s in enumerate(s_ids):
-                for d_index, d in enumerate(d_ids):
-                    base_offer[k, i, j, d_index] = (
-                        v[f"powers.{p}.capacity.{d}"]
-                        * v[f"powers.{p}.interest"]
-                        * v[f"powers.{p}.focus.{s}"]
-                        * v[f"links.{s}.{p}.{d}"]
-                    )
-        openness = np.array([v[f"states.{s}.openness"] for s in s_ids])
+        openness = [float(o) for o in openness_all[k]]
         for i, s in enumerate(s_ids):
-            balancing[k, i] = v[f"states.{s}.balancing_propensity"]
-            adjustment[k, i] = v[f"states.{s}.adjustment_rate"]
-            neutrality = v[f"states.{s}.neutrality"]
-            for j, p in enumerate(p_ids):
-                attraction[k, i, j] = (
-                    v[f"states.{s}.affinity.{p}"]
-                    - v[f"states.{s}.regime_sensitivity"] * v[f"powers.{p}.conditionality"]
-                )
-            for d_index, d in enumerate(d_ids):
-                scale = (1.0 - neutrality) if bloc[d_index] else 1.0
-                need[k, i, d_index] = v[f"states.{s}.needs.{d}"] * scale
             for inst in v[f"states.{s}.memberships"]:
                 for d_index in inst_dims[inst]:
                     if bloc[d_index]:
                         if v[f"states.{s}.no_blocs"]:
                             continue
-                        weight = 1.0 - neutrality
+                        weight = 1.0 - neutrality[k, i]
                     else:
                         weight = 1.0
                     membership[k, i, inst_power[inst], d_index] += weight
             for j2 in range(i + 1, S):
-                pair = v[f"regional.pairs.{s}-{s_ids[j2]}"]
-                x = v["regional.base"] + openness[i] + openness[j2] + pair
+                pair = float(pairs_all[i, j2][k])
+                x = float(regional_base[k]) + openness[i] + openness[j2] + pair
                 regional_target[k, i, j2] = regional_target[k, j2, i] = 1.0 / (1.0 + math.exp(-x))
 
     floor = settings.lockin_floor * np.minimum(membership, 1.0)

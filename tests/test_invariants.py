@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 
 from experiments.tables import measure_batch
 from model.model import MultivectorModel
-from model.scenario import Scenario, ScenarioError, load_scenario
+from model.scenario import CompiledScenario, Scenario, ScenarioError, load_scenario
 from tests.strategies import parameter_overrides, seeds
 
 BASELINE_PATH = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml"
@@ -117,18 +117,7 @@ def test_drawn_overrides_validate_and_compile_to_finite_arrays(overrides):
     for key, value in overrides.items():
         assert scenario.parameters[key].value == value
     c = scenario.compiled
-    for name in (
-        "base_offer",
-        "log_base_offer",
-        "rivalry_response",
-        "attraction",
-        "membership",
-        "floor",
-        "balancing_propensity",
-        "adjustment_rate",
-        "need",
-        "regional_target",
-    ):
+    for name in CompiledScenario.EPOCH_ARRAYS:
         assert np.all(np.isfinite(getattr(c, name))), name
     assert np.all((c.membership >= 0.0) & (c.membership <= 1.0))
     assert np.all(c.floor >= 0.0)
