@@ -1,44 +1,106 @@
-"""Run a batch of replicate runs of a scenario and store it: design -> execute -> store.
+"""Batches of runs: plan -> execute in chunks -> store, resumably.
 
-Seeds come from ``numpy.random.SeedSequence(batch_seed).spawn(n)``: run ``k``'s seed is the
-first 64-bit word of child ``k``, which depends only on the batch seed and ``k``. Each run is a
-:class:`model.MultivectorModel` seeded with it, so a run's results are identical whether it runs
-alone, in any batch, or on any number of worker processes.
+A batch is a scenario, a design of parameter *points* (one point when nothing is swept; see
+:mod:`experiments.design`) and ``runs`` replicate seeds crossed with every point. Run ``k`` is
+replicate ``k % runs`` of point ``k // runs``. Replicate ``r``'s seed is child ``r`` of
+``SeedSequence(batch_seed)``, the same at every point (common random numbers, so differences
+between points are not seed noise). A run's results depend only on its scenario, point and seed:
+identical whatever the engine, executor, number of workers or chunking.
 
-A batch folder is written under a temporary name and renamed when complete, so an interrupted
-or failed batch never leaves a half-written results folder behind.
+The runs are cut into contiguous chunks. Each chunk is simulated (ensemble engine by default,
+or the Mesa model) and measured where it runs, and written by this process atomically (a
+temporary file, then a rename) as one Parquet part per table. A batch folder is first named
+``<stamp>-<hash>.incomplete``; ``multivector run --resume`` finishes an interrupted one (no run
+lost or repeated), and it is renamed to ``<stamp>-<hash>`` when complete. :func:`load` reads it
+back as one table.
+
+Stores: ``metrics`` keeps each run's metrics in the final month; ``annual`` keeps the metrics,
+dimension and share tables every twelfth month from the start and in the final month;
+``monthly`` keeps every month.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import platform
-import shutil
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from tqdm import tqdm
 
-from model.model import MultivectorModel
-from model.scenario import Scenario
+from model.scenario import Scenario, ScenarioError, load_scenario
 
-__all__ = ["BatchResult", "replicate_seeds", "run_batch", "simulate"]
+__all__ = [
+    "ENGINES",
+    "EXECUTORS",
+    "STORES",
+    "BatchError",
+    "BatchInterrupted",
+    "BatchResult",
+    "Plan",
+    "evaluate",
+    "load",
+    "make_plan",
+    "replicate_seeds",
+    "resume_batch",
+    "run_batch",
+    "simulate_chunk",
+]
+
+STORES = ("metrics", "annual", "monthly")
+ENGINES = ("ensemble", "mesa")
+EXECUTORS = ("serial", "processes", "dask")
+TABLES_OF_STORE = {
+    "metrics": ("metrics",),
+    "annual": ("metrics", "dimensions", "shares"),
+    "monthly": ("metrics", "dimensions", "shares"),
+}
+# runs per chunk at most: a monthly chunk of 100 runs holds ~220 MB of share rows
+CHUNK_CAP = {"monthly": 100, "annual": 500, "metrics": 2000}
+MIN_CHUNK = {"ensemble": 250, "mesa": 4}
+# on a cold compile cache, batches this small per worker run on the Mesa engine (~50 runs/s
+# per worker), which finishes before the ensemble kernel would have compiled (~10 s)
+SMALL_BATCH = 200
+MANIFEST = "manifest.json"
+DESIGN = "design.parquet"
+INCOMPLETE = ".incomplete"
+
+
+class BatchError(Exception):
+    """A user mistake about a batch (bad folder, incomplete batch): one line, exit 2."""
+
+
+class BatchInterrupted(Exception):
+    """The batch stopped early (Ctrl-C); its folder can be resumed."""
+
+    def __init__(self, path: Path, done: int, total: int):
+        self.path, self.done, self.total = path, done, total
+        super().__init__(
+            f"interrupted after {done} of {total} runs; "
+            f"resume with: multivector run --resume {path}"
+        )
 
 
 def replicate_seeds(batch_seed: int, n_runs: int, first: int = 0) -> np.ndarray:
-    """Seeds of runs ``first .. first + n_runs - 1``: child ``k`` of ``SeedSequence(batch_seed)``.
+    """Seeds of replicates ``first .. first + n_runs - 1``: child ``k`` of ``SeedSequence``.
 
     ``SeedSequence(batch_seed, spawn_key=(k,))`` is what ``SeedSequence(batch_seed).spawn()``
-    yields as its k-th child, so a run's seed does not depend on the batch size.
+    yields as its k-th child, so a replicate's seed does not depend on the batch size.
     """
     return np.array(
         [
@@ -49,23 +111,513 @@ def replicate_seeds(batch_seed: int, n_runs: int, first: int = 0) -> np.ndarray:
     )
 
 
-def simulate(scenario: Scenario, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One run of the Mesa model: its tie (T+1, S, P, D) and regional (T+1, S, S) trajectories."""
-    model = MultivectorModel(scenario, rng=int(seed)).run()
-    return model.ties_history, model.regional_history
+def recording(store: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Months to simulate-record and which of them become rows, for a store.
+
+    The drift metrics need month 0 and each kept month's year-earlier month, so those are
+    recorded too. Returns ``(steps, keep)``: increasing month indices and a bool mask.
+    """
+    if store == "monthly":
+        steps = np.arange(n_steps + 1)
+        return steps, np.ones(steps.size, dtype=bool)
+    kept = set(range(0, n_steps + 1, 12)) | {n_steps} if store == "annual" else {n_steps}
+    references = {0} | {max(k - 12, 0) for k in kept}
+    steps = np.array(sorted(kept | references), dtype=np.int64)
+    return steps, np.isin(steps, sorted(kept))
 
 
-_WORKER_SCENARIO: Scenario | None = None
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """What a batch runs: scenario, design points, replicates, chunking, store and engine."""
+
+    scenario: Scenario
+    design: pd.DataFrame
+    runs: int
+    batch_seed: int
+    store: str = "annual"
+    engine: str = "ensemble"
+    chunk_size: int = 1
+    sweep: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def seeds(self) -> np.ndarray:
+        """(runs,) replicate seeds, shared by every point."""
+        return replicate_seeds(self.batch_seed, self.runs)
+
+    @property
+    def n_points(self) -> int:
+        return len(self.design)
+
+    @property
+    def n_runs(self) -> int:
+        return self.n_points * self.runs
+
+    @property
+    def swept(self) -> list[str]:
+        return list(self.design.columns)
+
+    @cached_property
+    def chunks(self) -> list[tuple[int, int]]:
+        """Contiguous ``[first, stop)`` run ranges."""
+        size = self.chunk_size
+        return [(lo, min(lo + size, self.n_runs)) for lo in range(0, self.n_runs, size)]
+
+    @cached_property
+    def recording(self) -> tuple[np.ndarray, np.ndarray]:
+        return recording(self.store, self.scenario.n_steps)
+
+    def point_values(self, point: int) -> dict[str, Any]:
+        """A point's swept values as plain Python values (key path -> value)."""
+        row = self.design.iloc[int(point)]
+        return {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+
+    def variant(self, point: int) -> Scenario:
+        """The scenario at a design point."""
+        values = self.point_values(point)
+        return self.scenario.with_overrides(values, file="sweep") if values else self.scenario
 
 
-def _init_worker(scenario: Scenario) -> None:
-    global _WORKER_SCENARIO
-    _WORKER_SCENARIO = scenario
+def default_chunk_size(n_runs: int, store: str, engine: str, workers: int) -> int:
+    """About four chunks per worker, at least ``MIN_CHUNK`` and at most ``CHUNK_CAP`` runs."""
+    size = max(MIN_CHUNK[engine], math.ceil(n_runs / (4 * max(workers, 1))))
+    return max(1, min(size, CHUNK_CAP[store], n_runs))
 
 
-def _simulate_in_worker(seeds: Sequence[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    assert _WORKER_SCENARIO is not None
-    return [simulate(_WORKER_SCENARIO, seed) for seed in seeds]
+def make_plan(
+    scenario: Scenario,
+    *,
+    runs: int | None = None,
+    seed: int | None = None,
+    sweep=None,
+    store: str = "annual",
+    engine: str = "ensemble",
+    chunk_size: int | None = None,
+    workers: int = 1,
+) -> Plan:
+    """Plan a batch (the design is drawn here, from the sweep's seed or the batch seed)."""
+    runs = scenario.runs if runs is None else runs
+    seed = scenario.seed if seed is None else seed
+    if store not in STORES:
+        raise BatchError(f"--store {store}: one of {', '.join(STORES)}")
+    if engine not in ENGINES:
+        raise BatchError(f"--engine {engine}: one of {', '.join(ENGINES)}")
+    if sweep is None:
+        design = pd.DataFrame(index=pd.RangeIndex(1, name="point"))
+        spec: dict[str, Any] = {}
+    else:
+        design = sweep.points(seed)
+        spec = {
+            "design": sweep.design,
+            "samples": sweep.samples,
+            "seed": seed if sweep.seed is None else sweep.seed,
+            "parameters": {
+                p.key: (list(p.values) if not p.is_range else {"low": p.low, "high": p.high})
+                for p in sweep.parameters
+            },
+        }
+    n_runs = len(design) * runs
+    size = chunk_size or default_chunk_size(n_runs, store, engine, workers)
+    return Plan(scenario, design, runs, seed, store, engine, size, spec)
+
+
+# --------------------------------------------------------------------------------------------
+# simulating and measuring one chunk (runs in a worker)
+
+
+def simulate_chunk(plan: Plan, first: int, stop: int, threads: int = 1) -> dict[str, pd.DataFrame]:
+    """Simulate and measure runs ``first .. stop - 1`` of a plan: the store's tables."""
+    runs = np.arange(first, stop, dtype=np.int64)
+    points = runs // plan.runs
+    replicates = runs % plan.runs
+    unique, variant = np.unique(points, return_inverse=True)
+    columns: dict[str, np.ndarray] = {
+        "run": runs,
+        "point": points,
+        "replicate": replicates,
+        "seed": plan.seeds[replicates],
+    }
+    for key in plan.swept:
+        columns[key] = plan.design[key].to_numpy()[points]
+    steps, keep = plan.recording
+    return _simulate_and_measure(
+        [plan.variant(p) for p in unique],
+        variant,
+        columns,
+        steps,
+        keep,
+        TABLES_OF_STORE[plan.store],
+        plan.engine,
+        threads,
+    )
+
+
+def _simulate_and_measure(scenarios, variant, columns, steps, keep, tables, engine, threads):
+    from experiments.tables import batch_tables
+
+    ties, regional = _simulate(engine, scenarios, columns["seed"], variant, steps, threads)
+    if _same_measures(scenarios):
+        return batch_tables(
+            scenarios[0], columns, ties, regional, steps=steps, keep=keep, tables=tables
+        )
+    # swept dimension weights or poles: measure each variant with its own
+    parts = [
+        batch_tables(
+            scenarios[v],
+            {k: c[variant == v] for k, c in columns.items()},
+            ties[variant == v],
+            regional[variant == v],
+            steps=steps,
+            keep=keep,
+            tables=tables,
+        )
+        for v in range(len(scenarios))
+    ]
+    return {
+        name: pd.concat([p[name] for p in parts], ignore_index=True)
+        .sort_values("run", kind="stable")
+        .reset_index(drop=True)
+        for name in tables
+    }
+
+
+def evaluate(
+    scenario: Scenario,
+    parameters: pd.DataFrame | None,
+    seeds: Sequence[int],
+    *,
+    dates: Sequence[str] | None = None,
+    engine: str = "ensemble",
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Outcomes of every parameter row crossed with every seed: the model as a function.
+
+    A pure function for other tools (SALib, the EMA Workbench, optimisers): nothing is
+    written, and the same inputs give the same table.
+
+    Parameters
+    ----------
+    scenario : the scenario the parameter rows modify
+    parameters : one row per point, one column per key path (e.g.
+        ``states.KAZ.balancing_propensity``); None or no columns for the scenario as it is
+    seeds : run seeds, each run at every point (as ``MultivectorModel(..., rng=seed)``)
+    dates : months ``"YYYY-MM"`` to measure (default: the final month)
+    engine : ``ensemble`` or ``mesa`` (identical results)
+
+    Returns
+    -------
+    pandas.DataFrame
+        The metrics table (see ``docs/ODD.md``): one row per point, seed, date and state, with
+        columns ``run``, ``point``, ``replicate``, ``seed``, the parameter columns, ``date``,
+        ``state`` and every metric.
+    """
+    design = (
+        pd.DataFrame(index=pd.RangeIndex(1))
+        if parameters is None or len(parameters.columns) == 0
+        else parameters.reset_index(drop=True)
+    )
+    seeds = np.asarray([int(s) for s in seeds], dtype=np.uint64)
+    if seeds.size == 0 or len(design) == 0:
+        raise ValueError("evaluate: give at least one parameter row and one seed")
+    plan = Plan(scenario, design, len(seeds), 0, "metrics", engine, 1)
+    scenarios = [plan.variant(p) for p in range(len(design))]  # validates every row
+    n_steps = scenario.n_steps
+    if dates is None:
+        kept = {n_steps}
+    else:
+        months = ((np.array(dates, dtype="datetime64[M]") - scenario.dates[0]).astype(int)).tolist()
+        bad = [d for d, m in zip(dates, months, strict=True) if not 0 <= m <= n_steps]
+        if bad:
+            raise ScenarioError(
+                "evaluate",
+                "dates",
+                bad[0],
+                f"months from {scenario.dates[0]} to {scenario.dates[-1]}",
+            )
+        kept = set(months)
+    steps = np.array(sorted(kept | {0} | {max(m - 12, 0) for m in kept}), dtype=np.int64)
+    runs = np.arange(len(design) * len(seeds), dtype=np.int64)
+    points = runs // len(seeds)
+    replicates = runs % len(seeds)
+    columns = {"run": runs, "point": points, "replicate": replicates, "seed": seeds[replicates]}
+    for key in design.columns:
+        columns[key] = design[key].to_numpy()[points]
+    return _simulate_and_measure(
+        scenarios,
+        points,
+        columns,
+        steps,
+        np.isin(steps, sorted(kept)),
+        ("metrics",),
+        engine,
+        threads,
+    )["metrics"]
+
+
+def _same_measures(scenarios: Sequence[Scenario]) -> bool:
+    first = scenarios[0].compiled
+    return all(
+        np.array_equal(s.compiled.dimension_weight, first.dimension_weight)
+        and np.array_equal(s.compiled.substitution_difficulty, first.substitution_difficulty)
+        and np.array_equal(s.compiled.pole_matrix, first.pole_matrix)
+        and s.alignment == scenarios[0].alignment
+        for s in scenarios[1:]
+    )
+
+
+def _simulate(engine, scenarios, seeds, variant, steps, threads):
+    if engine == "ensemble":
+        from model.ensemble import simulate_ensemble, stack_variants
+
+        stack = stack_variants([s.compiled for s in scenarios])
+        return simulate_ensemble(stack, seeds, variant=variant, record=steps, threads=threads)
+    from model.model import MultivectorModel
+
+    c = scenarios[0].compiled
+    n_states, n_powers, n_dims = c.initial_ties.shape
+    ties = np.empty((len(seeds), steps.size, n_states, n_powers, n_dims))
+    regional = np.empty((len(seeds), steps.size, n_states, n_states))
+    for k, seed in enumerate(seeds):
+        model = MultivectorModel(scenarios[variant[k]], rng=int(seed)).run()
+        ties[k] = model.ties_history[steps]
+        regional[k] = model.regional_history[steps]
+    return ties, regional
+
+
+_WORKER_PLAN: Plan | None = None
+
+
+def _init_worker(plan: Plan) -> None:
+    global _WORKER_PLAN
+    _WORKER_PLAN = plan
+
+
+def _chunk_in_worker(first: int, stop: int) -> dict[str, pd.DataFrame]:
+    assert _WORKER_PLAN is not None
+    return simulate_chunk(_WORKER_PLAN, first, stop)
+
+
+# --------------------------------------------------------------------------------------------
+# executors
+
+
+def execute(
+    plan: Plan,
+    pending: Sequence[int],
+    on_done: Callable[[int, dict[str, pd.DataFrame]], None],
+    *,
+    executor: str = "processes",
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> None:
+    """Run the pending chunks of a plan; ``on_done(chunk, tables)`` as each finishes.
+
+    ``serial`` runs chunks here, one after another (the ensemble engine then shares each
+    chunk over ``workers`` threads); ``processes`` on a pool of ``workers`` processes (run
+    here when there is only one chunk or one worker); ``dask`` on a ``dask.distributed``
+    cluster: the one at ``scheduler``, or a local cluster of ``workers`` processes.
+    """
+    if executor not in EXECUTORS:
+        raise BatchError(f"--executor {executor}: one of {', '.join(EXECUTORS)}")
+    if not pending:
+        return
+    if executor == "serial" or (executor == "processes" and (workers <= 1 or len(pending) == 1)):
+        threads = workers if plan.engine == "ensemble" else 1
+        for c in pending:
+            on_done(c, simulate_chunk(plan, *plan.chunks[c], threads=threads))
+    elif executor == "processes":
+        _execute_processes(plan, pending, on_done, workers)
+    else:
+        _execute_dask(plan, pending, on_done, workers, scheduler)
+
+
+def _execute_processes(plan, pending, on_done, workers) -> None:
+    # forkserver: no fork of a threaded parent; workers import the model once
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload(["model.model", "model.ensemble", "experiments.batch"])
+    pool = ProcessPoolExecutor(
+        min(workers, len(pending)), mp_context=context, initializer=_init_worker, initargs=(plan,)
+    )
+    try:
+        futures = {pool.submit(_chunk_in_worker, *plan.chunks[c]): c for c in pending}
+        remaining = set(futures)
+        while remaining:
+            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=futures.__getitem__):
+                on_done(futures[future], future.result())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def _execute_dask(plan, pending, on_done, workers, scheduler) -> None:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - dask is a dependency
+        raise BatchError("--executor dask: dask.distributed is not installed") from None
+    cluster = None
+    try:
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except OSError as error:
+                raise BatchError(f"--scheduler {scheduler}: cannot connect ({error})") from None
+        else:
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        try:
+            shared = client.scatter(plan, broadcast=True)
+            futures = {
+                client.submit(simulate_chunk, shared, *plan.chunks[c], pure=False): c
+                for c in pending
+            }
+            for future in as_completed(futures):
+                on_done(futures[future], future.result())
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+# --------------------------------------------------------------------------------------------
+# the batch folder
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class BatchFolder:
+    """A batch's folder: manifest, design, one Parquet part per table and chunk, figures."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, out: Path, plan: Plan, manifest: dict) -> BatchFolder:
+        parent = Path(out) / plan.scenario.name
+        parent.mkdir(parents=True, exist_ok=True)
+        stem = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{plan.scenario.hash[:8]}"
+        for n in range(10_000):
+            name = stem if n == 0 else f"{stem}-{n}"
+            if (parent / name).exists():
+                continue
+            try:  # mkdir is atomic: two batches never share a folder
+                (parent / f"{name}{INCOMPLETE}").mkdir()
+            except FileExistsError:
+                continue
+            break
+        folder = cls(parent / f"{name}{INCOMPLETE}")
+        for table in TABLES_OF_STORE[plan.store]:
+            (folder.path / table).mkdir()
+        plan.design.to_parquet(folder.path / DESIGN)
+        folder.write_manifest(manifest)
+        return folder
+
+    @property
+    def manifest(self) -> dict:
+        return json.loads((self.path / MANIFEST).read_text())
+
+    def write_manifest(self, manifest: dict) -> None:
+        _write_atomic(self.path / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+
+    def part(self, table: str, chunk: int) -> Path:
+        return self.path / table / f"part-{chunk:06d}.parquet"
+
+    def chunk_done(self, chunk: int, tables: Sequence[str]) -> bool:
+        return all(self.part(t, chunk).exists() for t in tables)
+
+    def write_chunk(self, chunk: int, tables: dict[str, pd.DataFrame]) -> None:
+        for name, table in tables.items():
+            final = self.part(name, chunk)
+            tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+            table.to_parquet(tmp, index=False)
+            os.replace(tmp, final)
+
+    def finish(self) -> Path:
+        """Rename ``<name>.incomplete`` to ``<name>`` (or ``<name>-<n>`` if taken)."""
+        stem = self.path.name.removesuffix(INCOMPLETE)
+        for n in range(10_000):
+            final = self.path.with_name(stem if n == 0 else f"{stem}-{n}")
+            if final.exists():
+                continue
+            try:
+                self.path.rename(final)
+            except OSError:
+                continue
+            self.path = final
+            return final
+        raise BatchError(f"{self.path}: could not rename the finished batch")
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for package in (
+        "multivector",
+        "mesa",
+        "numpy",
+        "numba",
+        "scipy",
+        "pandas",
+        "pyarrow",
+        "matplotlib",
+    ):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+def _manifest(plan: Plan, overrides: dict, command: Sequence[str]) -> dict:
+    scenario = plan.scenario
+    return {
+        "status": "running",
+        "scenario": {
+            "name": scenario.name,
+            "title": scenario.title,
+            "file": str(scenario.file),
+            "path": str(Path(scenario.file).resolve()),
+            "hash": scenario.hash,
+            "start": scenario.dates[0].astype(str),
+            "end": scenario.dates[-1].astype(str),
+        },
+        "overrides": overrides,
+        "sweep": plan.sweep,
+        "batch": {
+            "runs": plan.runs,
+            "points": plan.n_points,
+            "total_runs": plan.n_runs,
+            "batch_seed": plan.batch_seed,
+            "seeds": [int(s) for s in plan.seeds],
+            "run_index": "run = point * runs + replicate; seed = seeds[replicate]",
+            "store": plan.store,
+            "engine": plan.engine,
+            "chunk_size": plan.chunk_size,
+            "chunks": len(plan.chunks),
+            "tables": list(TABLES_OF_STORE[plan.store]),
+            "recorded_months": [str(d) for d in plan.scenario.dates[plan.recording[0]]],
+        },
+        "parameters": scenario.resolved(),
+        "events": [
+            {"id": e.id, "date": e.date, "title": e.title, "source": e.source, "enabled": e.enabled}
+            for e in scenario.events
+        ],
+        "versions": _versions(),
+        "command": list(command),
+        "sessions": [],
+    }
 
 
 @dataclass(frozen=True)
@@ -75,66 +627,11 @@ class BatchResult:
     path: Path
     runs: int
     seconds: float
+    figures: Path | None
 
     @property
-    def figures(self) -> Path:
-        return self.path / "figures"
-
-
-def _chunks(items: np.ndarray, size: int) -> list[np.ndarray]:
-    return [items[k : k + size] for k in range(0, len(items), size)]
-
-
-def execute(
-    scenario: Scenario, seeds: np.ndarray, *, workers: int = 1, progress: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Run every seed; returns stacked trajectories ``(R, T+1, S, P, D)`` and ``(R, T+1, S, S)``
-    in seed order, whatever the number of workers."""
-    n = len(seeds)
-    results: list[tuple[np.ndarray, np.ndarray]] = []
-    bar = tqdm(
-        total=n,
-        desc=f"{scenario.name}",
-        unit="run",
-        disable=not progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
-    try:
-        if workers <= 1 or n <= 1:
-            for seed in seeds:
-                results.append(simulate(scenario, seed))
-                bar.update()
-        else:
-            # small chunks keep both workers busy to the end; results come back in order
-            size = max(1, min(8, n // (4 * workers)))
-            # forkserver: no fork of a threaded parent; workers import the model once
-            context = multiprocessing.get_context(
-                "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else None
-            )
-            if context.get_start_method() == "forkserver":
-                context.set_forkserver_preload(["model.model", "experiments.batch"])
-            with ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_init_worker, initargs=(scenario,)
-            ) as pool:
-                for chunk in pool.map(_simulate_in_worker, _chunks(seeds, size)):
-                    results.extend(chunk)
-                    bar.update(len(chunk))
-    finally:
-        bar.close()
-    ties = np.stack([r[0] for r in results])
-    regional = np.stack([r[1] for r in results])
-    return ties, regional
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for package in ("multivector", "mesa", "numpy", "numba", "pandas", "pyarrow", "matplotlib"):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
+    def runs_per_second(self) -> float:
+        return self.runs / self.seconds if self.seconds > 0 else float("inf")
 
 
 def run_batch(
@@ -142,90 +639,255 @@ def run_batch(
     *,
     runs: int | None = None,
     seed: int | None = None,
+    sweep=None,
+    store: str = "annual",
+    engine: str = "ensemble",
+    executor: str = "processes",
     workers: int | None = None,
+    chunk_size: int | None = None,
+    scheduler: str | None = None,
     out: str | Path = "results",
     command: Sequence[str] | None = None,
     overrides: dict | None = None,
     progress: bool = True,
     figures: bool = True,
 ) -> BatchResult:
-    """Run ``runs`` replicates of ``scenario`` and write ``out/<scenario>/<timestamp>-<hash>/``.
+    """Plan, run and store a batch under ``out/<scenario>/<stamp>-<hash>/``.
 
-    The folder holds ``manifest.json``, ``metrics.parquet`` (run, seed, date, state),
-    ``dimensions.parquet`` (... , dimension), ``shares.parquet`` (..., dimension, power) and
-    ``figures/``. It appears only when complete.
+    See the module docstring for the folder's layout and :func:`execute` for executors.
     """
-    from experiments.figures import write_figures  # matplotlib only when figures are drawn
-    from experiments.tables import batch_tables
-
-    runs = scenario.runs if runs is None else runs
-    seed = scenario.seed if seed is None else seed
     workers = (os.cpu_count() or 1) if workers is None else workers
-    seeds = replicate_seeds(seed, runs)
+    n_runs = (scenario.runs if runs is None else runs) * (1 if sweep is None else sweep.n_points)
+    if engine == "ensemble" and n_runs <= SMALL_BATCH * workers and _kernel_not_compiled():
+        # compiling the ensemble kernel (~10 s, once per machine) would take longer than these
+        # runs on the Mesa engine, whose results are identical; compile it for next time
+        print(
+            f"multivector: the ensemble engine is not compiled yet on this machine; running "
+            f"these {n_runs} runs on the Mesa engine (identical results) and compiling it in "
+            "the background for the next batch",
+            file=sys.stderr,
+        )
+        compile_in_background()
+        engine = "mesa"
+    plan = make_plan(
+        scenario,
+        runs=runs,
+        seed=seed,
+        sweep=sweep,
+        store=store,
+        engine=engine,
+        chunk_size=chunk_size,
+        workers=workers if executor != "serial" else 1,
+    )
+    if executor not in EXECUTORS:
+        raise BatchError(f"--executor {executor}: one of {', '.join(EXECUTORS)}")
+    command = list(command) if command is not None else list(sys.argv)
+    folder = BatchFolder.create(Path(out), plan, _manifest(plan, overrides or {}, command))
+    return _complete(folder, plan, executor, workers, scheduler, progress, figures, command)
+
+
+def resume_batch(
+    path: str | Path,
+    *,
+    executor: str = "processes",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    figures: bool = True,
+    command: Sequence[str] | None = None,
+) -> BatchResult:
+    """Finish an interrupted batch: run only the chunks not yet stored."""
+    folder = BatchFolder(Path(path))
+    if not (folder.path / MANIFEST).is_file():
+        raise BatchError(f"--resume {path}: not a batch folder (no {MANIFEST})")
+    manifest = folder.manifest
+    if manifest.get("status") == "complete":
+        raise BatchError(f"--resume {path}: the batch is already complete")
+    plan = plan_from_manifest(folder.path, manifest)
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    command = list(command) if command is not None else list(sys.argv)
+    return _complete(folder, plan, executor, workers, scheduler, progress, figures, command)
+
+
+def plan_from_manifest(path: Path, manifest: dict) -> Plan:
+    """Rebuild a batch's plan from its folder, checking that the scenario is unchanged."""
+    info = manifest["scenario"]
+    try:
+        scenario = load_scenario(info["path"], manifest.get("overrides", {}))
+    except ScenarioError as error:
+        raise BatchError(f"{path}: its scenario no longer loads ({error})") from None
+    if scenario.hash != info["hash"]:
+        raise BatchError(
+            f"{path}: {info['path']} has changed since the batch started "
+            f"(hash {scenario.hash}, was {info['hash']}); start a new batch"
+        )
+    batch = manifest["batch"]
+    design = pd.read_parquet(path / DESIGN)
+    return Plan(
+        scenario,
+        design,
+        batch["runs"],
+        batch["batch_seed"],
+        batch["store"],
+        batch["engine"],
+        batch["chunk_size"],
+        manifest.get("sweep", {}),
+    )
+
+
+def _complete(folder, plan, executor, workers, scheduler, progress, figures, command):
+    tables = TABLES_OF_STORE[plan.store]
+    pending = [c for c in range(len(plan.chunks)) if not folder.chunk_done(c, tables)]
+    done_runs = plan.n_runs - sum(plan.chunks[c][1] - plan.chunks[c][0] for c in pending)
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    ties, regional = execute(scenario, seeds, workers=workers, progress=progress)
-    simulated = time.perf_counter() - clock
+    if plan.engine == "ensemble" and pending:
+        from model.ensemble import announce_compile
 
-    stamp = started.strftime("%Y%m%dT%H%M%S")
-    name = f"{stamp}-{scenario.hash[:8]}"
-    parent = Path(out) / scenario.name
-    parent.mkdir(parents=True, exist_ok=True)
-    final = parent / name
-    suffix = 1
-    while final.exists():
-        final = parent / f"{name}-{suffix}"
-        suffix += 1
-    partial = parent / f".partial-{final.name}-{os.getpid()}"
+        announce_compile()
+    bar = tqdm(
+        total=plan.n_runs,
+        initial=done_runs,
+        desc=plan.scenario.name,
+        unit="run",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+    state = {"done": done_runs}
+
+    def on_done(chunk: int, chunk_tables: dict[str, pd.DataFrame]) -> None:
+        folder.write_chunk(chunk, chunk_tables)
+        first, stop = plan.chunks[chunk]
+        state["done"] += stop - first
+        bar.update(stop - first)
+
     try:
-        partial.mkdir()
-        tables = batch_tables(scenario, np.arange(runs), seeds, ties, regional)
-        for table_name, table in tables.items():
-            table.to_parquet(partial / f"{table_name}.parquet", index=False)
-        if figures:
-            write_figures(tables, scenario, partial / "figures")
-        elapsed = time.perf_counter() - clock
-        manifest = {
-            "scenario": {
-                "name": scenario.name,
-                "title": scenario.title,
-                "file": str(scenario.file),
-                "hash": scenario.hash,
-                "start": scenario.dates[0].astype(str),
-                "end": scenario.dates[-1].astype(str),
-            },
-            "overrides": overrides or {},
-            "batch": {
-                "runs": runs,
-                "batch_seed": seed,
-                "seeds": [int(s) for s in seeds],
-                "workers": workers,
-                "engine": "mesa",
-            },
-            "parameters": scenario.resolved(),
-            "events": [
-                {
-                    "id": e.id,
-                    "date": e.date,
-                    "title": e.title,
-                    "source": e.source,
-                    "enabled": e.enabled,
-                }
-                for e in scenario.events
-            ],
-            "versions": _versions(),
-            "command": list(command) if command is not None else list(sys.argv),
-            "timings": {
-                "started": started.isoformat(),
-                "simulation_seconds": simulated,
-                "total_seconds": elapsed,
-                "runs_per_second": runs / simulated,
-            },
-            "tables": {k: {"rows": len(v), "columns": list(v.columns)} for k, v in tables.items()},
+        execute(plan, pending, on_done, executor=executor, workers=workers, scheduler=scheduler)
+    except KeyboardInterrupt:
+        raise BatchInterrupted(folder.path, state["done"], plan.n_runs) from None
+    finally:
+        bar.close()
+    simulated = time.perf_counter() - clock
+    manifest = folder.manifest
+    new_runs = plan.n_runs - done_runs
+    manifest["sessions"].append(
+        {
+            "started": started.isoformat(),
+            "runs": new_runs,
+            "executor": executor,
+            "workers": workers,
+            "seconds": simulated,
+            "runs_per_second": new_runs / simulated if simulated > 0 else None,
+            "command": list(command),
         }
-        (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        partial.rename(final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return BatchResult(final, runs, elapsed)
+    )
+    figure_folder = None
+    if figures and plan.store != "metrics":
+        from experiments.figures import write_figures
+
+        figure_folder = folder.path / "figures"
+        write_figures(_figure_tables(folder.path), plan.scenario, figure_folder)
+    manifest["status"] = "complete"
+    manifest["tables"] = {
+        t: {"parts": len(plan.chunks), "folder": t, "read_with": "experiments.batch.load"}
+        for t in tables
+    }
+    folder.write_manifest(manifest)
+    final = folder.finish()
+    seconds = time.perf_counter() - clock
+    return BatchResult(
+        final, new_runs, seconds, final / "figures" if figure_folder is not None else None
+    )
+
+
+FIGURE_RUNS = 5000
+
+
+def _figure_tables(path: Path) -> dict[str, pd.DataFrame]:
+    """The columns the figures need, from the first ``FIGURE_RUNS`` runs (bands settle)."""
+    few = [("run", "<", FIGURE_RUNS)]
+    metrics = _read(
+        path,
+        "metrics",
+        columns=["run", "date", "state", "dependence", "largest_partner", "regional_cooperation"],
+        filters=few,
+    )
+    shares = _read(
+        path,
+        "shares",
+        columns=["run", "date", "state", "dimension", "power", "share"],
+        filters=[*few, ("dimension", "==", "overall")],
+    )
+    return {"metrics": metrics, "shares": shares}
+
+
+def _read(path: Path, table: str, columns=None, filters=None) -> pd.DataFrame:
+    frame = pd.read_parquet(path / table, columns=columns, filters=filters)
+    if not frame["run"].is_monotonic_increasing:
+        frame = frame.sort_values("run", kind="stable", ignore_index=True)
+    return frame
+
+
+def load(
+    path: str | Path,
+    table: str = "metrics",
+    *,
+    columns: Sequence[str] | None = None,
+    filters: Any = None,
+) -> pd.DataFrame:
+    """A stored batch's table as one DataFrame, in run order, whatever its chunking.
+
+    Parameters
+    ----------
+    path : the batch folder (``results/<scenario>/<stamp>-<hash>``)
+    table : ``metrics`` (default), ``dimensions`` or ``shares`` (annual and monthly stores)
+    columns, filters : passed to :func:`pandas.read_parquet` (pyarrow), to read less
+    """
+    path = Path(path)
+    if not (path / MANIFEST).is_file():
+        raise BatchError(f"{path}: not a batch folder (no {MANIFEST})")
+    manifest = json.loads((path / MANIFEST).read_text())
+    if manifest.get("status") != "complete":
+        raise BatchError(
+            f"{path}: an incomplete batch; finish it with: multivector run --resume {path}"
+        )
+    available = manifest["batch"]["tables"]
+    if table not in available:
+        raise BatchError(
+            f"{path}: no table {table!r} in a {manifest['batch']['store']} store "
+            f"(tables: {', '.join(available)})"
+        )
+    return _read(path, table, columns=list(columns) if columns else None, filters=filters)
+
+
+def _kernel_not_compiled() -> bool:
+    from model.ensemble import compiled_already
+
+    return not compiled_already()
+
+
+def compile_in_background() -> None:
+    """Compile and cache the ensemble kernel in a detached process (for the next batch).
+
+    At most one such compile starts per user every five minutes (a lock file in the
+    temporary folder), so many small batches in a row do not start many compiles.
+    """
+    lock = Path(tempfile.gettempdir()) / f"multivector-compile-{os.getuid()}.lock"
+    try:
+        if time.time() - lock.stat().st_mtime < 300:
+            return
+        lock.unlink()
+    except FileNotFoundError:
+        pass
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    subprocess.Popen(
+        [sys.executable, "-c", "from model.ensemble import warm_up; warm_up()"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )

@@ -56,20 +56,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run a batch of replicates and write results and figures")
-    run.add_argument("scenario", help="scenario TOML file, e.g. scenarios/baseline.toml")
+    run = sub.add_parser(
+        "run",
+        help="run a batch (replicates, optionally a sweep) and write results and figures",
+        description="Run a batch of a scenario: replicate seeds crossed with the points of "
+        "a sweep, in chunks, stored as Parquet under --out. Resume an interrupted batch with "
+        "--resume DIR.",
+    )
+    run.add_argument("scenario", nargs="?", help="scenario TOML file, e.g. scenarios/baseline.toml")
     run.add_argument(
         "--runs",
         type=_positive_int,
-        help="replicates (default: the scenario's run.runs, 100 in the baseline)",
+        help="replicates per point (default: the scenario's run.runs, 100 in the baseline)",
     )
     run.add_argument("--seed", type=_seed, help="batch seed (default: the scenario's run.seed)")
-    run.add_argument(
-        "--workers",
-        type=_positive_int,
-        default=os.cpu_count() or 1,
-        help="worker processes (default: all cores)",
-    )
     run.add_argument(
         "--set",
         dest="overrides",
@@ -78,7 +78,55 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY.PATH=VALUE",
         help="override a scenario value (repeatable)",
     )
+    run.add_argument(
+        "--sweep",
+        dest="sweeps",
+        action="append",
+        default=[],
+        metavar="KEY=LO:HI|KEY=V1,V2,...",
+        help="sweep a key path over a range or listed values (repeatable; adds to [sweep])",
+    )
+    run.add_argument(
+        "--design", choices=("grid", "lhs", "sobol"), help="sweep design (default: grid)"
+    )
+    run.add_argument(
+        "--samples",
+        type=_positive_int,
+        help="points of an lhs or sobol design; values per range of a grid",
+    )
+    run.add_argument(
+        "--store",
+        choices=("metrics", "annual", "monthly"),
+        default="annual",
+        help="kept per run: final-month metrics, yearly snapshots or every month (default: annual)",
+    )
+    run.add_argument(
+        "--engine",
+        choices=("ensemble", "mesa"),
+        default="ensemble",
+        help="ensemble (many runs per call, default) or the Mesa model; identical results",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("serial", "processes", "dask"),
+        default="processes",
+        help="where chunks run (default: processes)",
+    )
+    run.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="worker processes, or threads for a serial ensemble (default: all cores)",
+    )
+    run.add_argument("--chunk-size", type=_positive_int, help="runs per stored chunk")
+    run.add_argument(
+        "--scheduler", metavar="ADDRESS", help="dask.distributed scheduler (with --executor dask)"
+    )
+    run.add_argument(
+        "--resume", metavar="DIR", help="finish an interrupted batch (a *.incomplete folder)"
+    )
     run.add_argument("--out", default="results", help="results root (default: results)")
+    run.add_argument("--no-figures", action="store_true", help="write no figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     show = sub.add_parser("show", help="print the resolved scenario with values and sources")
@@ -123,41 +171,111 @@ def _show(scenario) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``multivector`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    try:
-        overrides = dict(parse_override(text) for text in args.overrides)
-        scenario = load_scenario(args.scenario, overrides)
-        if args.command == "show":
-            print(_show(scenario))
-            return 0
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"--out {out}: is a file; give a folder for results")
-        if not os.access(out if out.exists() else _existing_parent(out), os.W_OK):
-            raise UsageError(f"--out {out}: not writable; give a folder you can write to")
-        from experiments.batch import run_batch
+    from experiments.batch import BatchError, BatchInterrupted
 
-        result = run_batch(
-            scenario,
-            runs=args.runs,
-            seed=args.seed,
-            workers=args.workers,
-            out=out,
-            overrides=overrides,
-            command=["multivector", *(sys.argv[1:] if argv is None else argv)],
-            progress=not args.quiet,
-        )
-    except ScenarioError as error:
+    command = ["multivector", *(sys.argv[1:] if argv is None else argv)]
+    try:
+        if args.command == "run" and args.resume:
+            result = _resume(args, command)
+        else:
+            if args.scenario is None:
+                raise UsageError("give a scenario file, or --resume DIR")
+            overrides = dict(parse_override(text) for text in args.overrides)
+            scenario = load_scenario(args.scenario, overrides)
+            if args.command == "show":
+                print(_show(scenario))
+                return 0
+            result = _run(args, scenario, overrides, command)
+    except (ScenarioError, UsageError, BatchError) as error:
         print(f"multivector: error: {error}", file=sys.stderr)
         return 2
-    except UsageError as error:
-        print(f"multivector: error: {error}", file=sys.stderr)
-        return 2
+    except BatchInterrupted as stop:
+        print(f"multivector: {stop}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("multivector: interrupted; no results folder was written", file=sys.stderr)
         return 130
-    print(f"{result.runs} runs in {result.seconds:.1f} s; results: {result.path}")
-    print(f"figures: {result.figures}")
+    print(
+        f"{result.runs} runs in {result.seconds:.1f} s ({result.runs_per_second:,.0f} runs/s); "
+        f"results: {result.path}"
+    )
+    if result.figures is not None:
+        print(f"figures: {result.figures}")
     return 0
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file; give a folder for results")
+    if not os.access(out if out.exists() else _existing_parent(out), os.W_OK):
+        raise UsageError(f"--out {out}: not writable; give a folder you can write to")
+
+
+def _run(args, scenario, overrides, command):
+    from experiments.batch import run_batch
+    from experiments.design import parse_sweep_option, sweep_of
+
+    sweep = sweep_of(
+        scenario,
+        [parse_sweep_option(text) for text in args.sweeps],
+        design=args.design,
+        samples=args.samples,
+    )
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler: only with --executor dask")
+    out = Path(args.out)
+    _check_out(out)
+    return run_batch(
+        scenario,
+        runs=args.runs,
+        seed=args.seed,
+        sweep=sweep,
+        store=args.store,
+        engine=args.engine,
+        executor=args.executor,
+        workers=args.workers,
+        chunk_size=args.chunk_size,
+        scheduler=args.scheduler,
+        out=out,
+        overrides=overrides,
+        command=command,
+        progress=not args.quiet,
+        figures=not args.no_figures,
+    )
+
+
+def _resume(args, command):
+    from experiments.batch import resume_batch
+
+    clashing = [
+        flag
+        for flag, given in (
+            ("SCENARIO", args.scenario),
+            ("--runs", args.runs),
+            ("--seed", args.seed),
+            ("--set", args.overrides),
+            ("--sweep", args.sweeps),
+            ("--design", args.design),
+            ("--samples", args.samples),
+            ("--chunk-size", args.chunk_size),
+        )
+        if given
+    ]
+    if clashing:
+        raise UsageError(
+            f"--resume {args.resume}: the batch's plan is fixed; drop {', '.join(clashing)}"
+        )
+    if args.scheduler and args.executor != "dask":
+        raise UsageError("--scheduler: only with --executor dask")
+    return resume_batch(
+        args.resume,
+        executor=args.executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+        figures=not args.no_figures,
+        command=command,
+    )
 
 
 def _existing_parent(path: Path) -> Path:

@@ -25,7 +25,15 @@ from numba import njit
 from model.rules import simulate_run
 from model.scenario import CompiledScenario
 
-__all__ = ["Variants", "noise_keys", "simulate_ensemble", "stack_variants"]
+__all__ = [
+    "Variants",
+    "announce_compile",
+    "compiled_already",
+    "noise_keys",
+    "simulate_ensemble",
+    "stack_variants",
+    "warm_up",
+]
 
 
 def noise_keys(seeds: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -133,7 +141,7 @@ def _ensemble_kernel(
 _announced = False
 
 
-def _compiled_already() -> bool:
+def compiled_already() -> bool:
     """Whether the kernel is compiled in this process or cached on disk (no compile ahead)."""
     if _ensemble_kernel.signatures:
         return True
@@ -146,7 +154,7 @@ def _compiled_already() -> bool:
 def announce_compile(stream=None) -> None:
     """Print one line on stderr before the first compile of the kernel on this machine."""
     global _announced
-    if not _announced and not _compiled_already():
+    if not _announced and not compiled_already():
         print(
             "multivector: compiling the ensemble engine (first use only; cached afterwards)...",
             file=stream or sys.stderr,
@@ -214,3 +222,36 @@ def simulate_ensemble(
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(work, bounds[:-1], bounds[1:]))
     return ties, regional
+
+
+def warm_up() -> None:
+    """Compile (and cache on disk) the ensemble kernel for the rules' argument types.
+
+    Runs it on zero-step dummy arrays of the right dtypes and dimensions; used to compile in a
+    background process while a first small batch runs on the Mesa engine.
+    """
+    ndim = {
+        "epoch_of_step": 1,
+        "initial_ties": 3,
+        "initial_regional": 2,
+        "base_offer": 4,
+        "log_base_offer": 4,
+        "rivalry_response": 2,
+        "attraction": 3,
+        "membership": 4,
+        "floor": 4,
+        "balancing_propensity": 2,
+        "adjustment_rate": 2,
+        "need": 3,
+        "regional_target": 3,
+    }
+    stack = tuple(
+        np.zeros((1, 0), dtype=np.int64)
+        if name == "epoch_of_step"
+        else np.zeros((1,) + (1,) * ndim.get(name, 0))
+        for name in CompiledScenario.RULE_ARGUMENTS
+    )
+    ties = np.zeros((1, 1, 1, 1, 1))
+    regional = np.zeros((1, 1, 1, 1))
+    one = np.zeros(1, dtype=np.int64)
+    _ensemble_kernel(np.zeros(1, dtype=np.uint64), one, one, *stack, ties, regional)

@@ -136,7 +136,9 @@ def relative_alignment(y_a: np.ndarray, y_b: np.ndarray) -> np.ndarray:
     return np.divide(y_a - y_b, total, out=np.zeros(np.broadcast(y_a, y_b).shape), where=total > 0)
 
 
-def alignment_drift(trajectory: np.ndarray, lag: int | None = None) -> np.ndarray:
+def alignment_drift(
+    trajectory: np.ndarray, lag: int | None = None, steps: np.ndarray | None = None
+) -> np.ndarray:
     """Alignment drift: Jensen-Shannon distance of each alignment vector from an earlier one.
 
     ``drift[t] = JSD(a[t], a[ref(t)])`` with base-2 logarithms, where ``ref(t) = 0`` (drift from
@@ -148,18 +150,24 @@ def alignment_drift(trajectory: np.ndarray, lag: int | None = None) -> np.ndarra
     ----------
     trajectory : (..., T, P) array of share vectors over time (time on axis -2)
     lag : int or None
+    steps : (T,) increasing month indices of the trajectory's entries (default ``0 .. T-1``);
+        an entry whose reference month (0, or ``max(t - lag, 0)``) is not among them is NaN
     """
     trajectory = np.asarray(trajectory, dtype=float)
     # shares below 1e-300 are flushed to 0: their midpoints underflow and make the
     # divergence infinite, though their true contribution is nil
     trajectory = np.where(trajectory < 1e-300, 0.0, trajectory)
     n = trajectory.shape[-2]
-    ref = np.zeros(n, dtype=int) if lag is None else np.maximum(np.arange(n) - lag, 0)
+    steps = np.arange(n) if steps is None else np.asarray(steps)
+    wanted = np.zeros(n, dtype=int) if lag is None else np.maximum(steps - lag, 0)
+    ref = np.minimum(np.searchsorted(steps, wanted), n - 1)
+    missing = steps[ref] != wanted
     reference = trajectory[..., ref, :]
     with np.errstate(invalid="ignore"):
         out = jensenshannon(trajectory, reference, base=2, axis=-1)
     # identical vectors can give a tiny negative number inside the square root (NaN)
-    return np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0)
+    out = np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0)
+    return np.where(missing, np.nan, out) if missing.any() else out
 
 
 def regional_cooperation(regional: np.ndarray) -> np.ndarray:
@@ -189,6 +197,7 @@ def measure(
     difficulty: np.ndarray,
     pole_matrix: np.ndarray,
     axes: tuple[tuple[int, int], ...] = (),
+    steps: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """All metrics of trajectories, broadcasting over leading axes (e.g. runs).
 
@@ -199,6 +208,8 @@ def measure(
     weights, difficulty : (D,) dimension weights and substitution difficulties
     pole_matrix : (Q, P) 0/1 pole membership
     axes : pairs of pole indices for :func:`relative_alignment`
+    steps : (T,) the months recorded (default every month ``0 .. T-1``); a drift whose
+        reference month (0, or a year earlier) is not recorded is NaN
 
     Returns
     -------
@@ -225,8 +236,8 @@ def measure(
         "hhi_normalised": hhi_normalised(by_partner_last),
         "effective_partners": effective_partners(by_partner_last),
         "vulnerability": vulnerability(shares, difficulty, weights),
-        "drift_from_start": np.swapaxes(alignment_drift(moved), -1, -2),
-        "drift_year_on_year": np.swapaxes(alignment_drift(moved, 12), -1, -2),
+        "drift_from_start": np.swapaxes(alignment_drift(moved, None, steps), -1, -2),
+        "drift_year_on_year": np.swapaxes(alignment_drift(moved, 12, steps), -1, -2),
         "poles": poles,
         "relative_alignment": np.stack(
             [relative_alignment(poles[..., a], poles[..., b]) for a, b in axes], axis=-1

@@ -368,9 +368,17 @@ class Scenario:
 
     @property
     def hash(self) -> str:
-        """Short SHA-256 of the resolved parameters (what a run uses, not how files spell it)."""
+        """Short SHA-256 of the resolved parameters (what a run uses, not how files spell it).
+
+        A ``[sweep]`` table is left out: it describes a batch, whose runs record their values.
+        """
         payload = json.dumps(
-            {k: _jsonable(v.value) for k, v in sorted(self.parameters.items())}, sort_keys=True
+            {
+                k: _jsonable(v.value)
+                for k, v in sorted(self.parameters.items())
+                if not k.startswith("sweep.")
+            },
+            sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
@@ -564,6 +572,7 @@ _TOP = (
     "model",
     "alignment",
     "events",
+    "sweep",
 )
 _POWER_KEYS = ("name", "interest", "capacity", "rivalry_response", "conditionality", "focus")
 _STATE_KEYS = (
@@ -839,6 +848,9 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
         )
     events.sort(key=lambda ev: (ev.month, ev.id))
 
+    for path in flat:  # the batch's sweep is read by experiments.design, not by the model
+        if path[0] == "sweep":
+            r.used.add(path)
     r.check_unused(
         {
             (): _TOP,

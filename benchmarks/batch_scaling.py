@@ -1,0 +1,363 @@
+"""Batch runs per second over executors and workers, and memory of a large batch, in one run.
+
+Measures metrics-only batches (``store="metrics"``, ensemble engine) of the calibrated baseline
+through :func:`experiments.batch.run_batch`, the path ``multivector run`` takes:
+
+* runs/s of ``--runs`` runs with the ``serial`` executor and 1 worker (the reference row), the
+  ``processes`` executor with 1 and 2 workers, and the ``dask`` executor with 2 workers (a local
+  cluster that ``run_batch`` starts and stops itself);
+* peak memory of a ``--large``-run batch (``processes``, 2 workers), run in a fresh interpreter:
+  the main process's peak resident set, the largest worker's, and the batch folder's size.
+
+It then says whether two targets hold: 2 workers reach at least 1.8 times the runs/s of one,
+and a 100,000-run metrics-only batch peaks at no more than 2 GB (main process plus workers).
+
+Notes
+-----
+Each row reports the runs/s that ``run_batch`` returns (``BatchResult.runs_per_second``: from
+the start of the simulation to the finished folder) and the wall time around the call (which
+also counts planning, the folder's creation and starting the pool or cluster). Ratios are to
+the serial 1-worker row measured in the same run; machines are noisy (about 15%), so compare
+figures from one run only. The ensemble kernel is compiled and a tiny batch run first, not
+timed. Every batch is written to a temporary folder, removed afterwards.
+
+Peaks are the kernel's high-water marks of resident memory: ``getrusage`` for the main process
+(``RUSAGE_SELF``) and for its reaped descendants (``RUSAGE_CHILDREN``: the largest single one),
+and each descendant's ``VmHWM`` in ``/proc``, sampled every 0.1 s while it lives (Linux), to
+tell the workers from the helper processes (fork server, resource tracker). Resident sets count
+pages the workers share with the fork server in each of them, so their sum is an upper bound.
+
+Examples
+--------
+::
+
+    python benchmarks/batch_scaling.py [--runs N] [--large N] [--skip-dask] [--skip-large]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from experiments.batch import BatchError, run_batch
+from model.ensemble import warm_up
+from model.scenario import load_scenario
+
+BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml"
+SPEEDUP_TARGET = 1.8
+MEMORY_TARGET = 2 * 10**9  # bytes: 2 GB
+MIB = 1024 * 1024
+CHILD_MARK = "batch_scaling-child:"
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    runs: int
+    seconds: float  # BatchResult.seconds
+    rate: float  # BatchResult.runs_per_second
+    wall: float  # measured around run_batch
+
+
+def measure(label: str, scenario, runs: int, executor: str, workers: int) -> Row:
+    """Run one metrics-only batch into a temporary folder; its timings."""
+    with tempfile.TemporaryDirectory(prefix="batch_scaling-") as out:
+        start = time.perf_counter()
+        result = run_batch(
+            scenario,
+            runs=runs,
+            store="metrics",
+            engine="ensemble",
+            executor=executor,
+            workers=workers,
+            out=out,
+            progress=False,
+            figures=False,
+            command=[Path(__file__).name, label],
+        )
+        wall = time.perf_counter() - start
+    return Row(label, result.runs, result.seconds, result.runs_per_second, wall)
+
+
+# --------------------------------------------------------------------------------------------
+# memory of a large batch (in a fresh interpreter: --child-large)
+
+
+def _status(pid: int) -> dict[str, int]:
+    """``VmHWM`` and ``VmRSS`` of a process from ``/proc/<pid>/status``, in bytes."""
+    out = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                out[key] = int(value.split()[0]) * 1024
+    return out
+
+
+def _descendants(root: int) -> dict[int, int]:
+    """Descendants of a process: pid -> depth (1 for its children), from ``/proc``."""
+    parent = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+            parent[int(entry)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue  # exited meanwhile
+    depth = {root: 0}
+    changed = True
+    while changed:
+        changed = False
+        for pid, ppid in parent.items():
+            if pid not in depth and ppid in depth:
+                depth[pid] = depth[ppid] + 1
+                changed = True
+    del depth[root]
+    return depth
+
+
+class TreeSampler(threading.Thread):
+    """Samples, every ``interval`` s, the peak (``VmHWM``) of each descendant of this process
+    and the largest total current resident memory (``VmRSS``) of the process and descendants.
+    """
+
+    def __init__(self, interval: float = 0.1):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.peaks: dict[int, tuple[int, int]] = {}  # pid -> (depth, VmHWM bytes)
+        self.total = 0
+        self.working = Path("/proc/self/status").exists()
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while self.working and not self._stop_event.is_set():
+            self.sample()
+            self._stop_event.wait(self.interval)
+
+    def sample(self) -> None:
+        me = os.getpid()
+        total = _status(me).get("VmRSS", 0)
+        for pid, depth in _descendants(me).items():
+            try:
+                status = _status(pid)
+            except OSError:
+                continue
+            total += status.get("VmRSS", 0)
+            before = self.peaks.get(pid, (depth, 0))[1]
+            self.peaks[pid] = (depth, max(before, status.get("VmHWM", 0)))
+        self.total = max(self.total, total)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+        if self.working:
+            self.sample()
+
+
+def _reap_helpers() -> None:
+    """Stop the fork server and resource tracker so their ``getrusage`` reaches this process."""
+    from multiprocessing import forkserver, resource_tracker
+
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
+        with contextlib.suppress(Exception):  # private API: only makes RUSAGE_CHILDREN complete
+            helper._stop()
+
+
+def _folder_size(path: Path) -> tuple[int, int, int]:
+    """Files, apparent bytes and allocated bytes under a folder."""
+    files = apparent = allocated = 0
+    for folder, _, names in os.walk(path):
+        for name in names:
+            info = os.stat(os.path.join(folder, name))
+            files += 1
+            apparent += info.st_size
+            allocated += getattr(info, "st_blocks", 0) * 512 or info.st_size
+    return files, apparent, allocated
+
+
+def large_child(runs: int) -> None:
+    """Run the large batch here (a fresh interpreter) and print its memory figures as JSON."""
+    scenario = load_scenario(BASELINE)
+    sampler = TreeSampler()
+    sampler.start()
+    with tempfile.TemporaryDirectory(prefix="batch_scaling-") as out:
+        start = time.perf_counter()
+        result = run_batch(
+            scenario,
+            runs=runs,
+            store="metrics",
+            engine="ensemble",
+            executor="processes",
+            workers=2,
+            out=out,
+            progress=False,
+            figures=False,
+            command=[Path(__file__).name, "--child-large", str(runs)],
+        )
+        wall = time.perf_counter() - start
+        files, apparent, allocated = _folder_size(result.path)
+    sampler.stop()
+    _reap_helpers()
+    scale = 1024  # ru_maxrss is in KiB on Linux, bytes on macOS
+    if sys.platform == "darwin":
+        scale = 1
+    peaks = sorted(sampler.peaks.values())
+    report = {
+        "runs": result.runs,
+        "seconds": result.seconds,
+        "rate": result.runs_per_second,
+        "wall": wall,
+        "self_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale,
+        "children_peak": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale,
+        "sampled": sampler.working,
+        "helpers": [hwm for depth, hwm in peaks if depth == 1],
+        "workers": [hwm for depth, hwm in peaks if depth >= 2],
+        "tree_total": sampler.total,
+        "files": files,
+        "apparent": apparent,
+        "allocated": allocated,
+    }
+    print(CHILD_MARK + json.dumps(report), flush=True)
+
+
+def measure_large(runs: int) -> dict | None:
+    """The large batch's memory figures, from a fresh interpreter running ``large_child``."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--child-large", str(runs)]
+    child = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    for line in child.stdout.splitlines():
+        if line.startswith(CHILD_MARK):
+            return json.loads(line.removeprefix(CHILD_MARK))
+    print(f"large batch: the child process failed (exit {child.returncode})", file=sys.stderr)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10_000, help="runs per throughput row")
+    parser.add_argument("--large", type=int, default=100_000, help="runs of the memory batch")
+    parser.add_argument("--skip-dask", action="store_true", help="no dask executor row")
+    parser.add_argument("--skip-large", action="store_true", help="no large-batch memory run")
+    parser.add_argument("--child-large", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_large is not None:
+        large_child(args.child_large)
+        return
+
+    scenario = load_scenario(BASELINE)
+    warm_up()  # compile or load the ensemble kernel, so run_batch does not fall back to Mesa
+    with tempfile.TemporaryDirectory(prefix="batch_scaling-") as out:
+        run_batch(
+            scenario,
+            runs=8,
+            store="metrics",
+            engine="ensemble",
+            executor="serial",
+            workers=1,
+            out=out,
+            progress=False,
+            figures=False,
+            command=[Path(__file__).name, "warm-up"],
+        )
+
+    configurations = [
+        ("serial, 1 worker", "serial", 1),
+        ("processes, 1 worker", "processes", 1),
+        ("processes, 2 workers", "processes", 2),
+    ]
+    if not args.skip_dask:
+        configurations.append(("dask, 2 workers", "dask", 2))
+    rows = []
+    for label, executor, workers in configurations:
+        try:
+            rows.append(measure(label, scenario, args.runs, executor, workers))
+        except BatchError as error:
+            print(f"{label}: not measured ({error})", file=sys.stderr)
+    large = None if args.skip_large else measure_large(args.large)
+
+    by_label = {row.label: row for row in rows}
+    serial = by_label.get("serial, 1 worker")
+    print(
+        f"baseline: {scenario.n_steps} monthly steps, {len(scenario.states)} states, "
+        f"{len(scenario.powers)} powers, {len(scenario.dimensions)} dimensions; "
+        f"metrics-only store, ensemble engine; {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'configuration':22} {'runs':>7} {'seconds':>8} {'runs/s':>8} {'ratio':>6}"
+        f" {'wall s':>8} {'wall runs/s':>11} {'wall ratio':>10}"
+    )
+    for row in rows:
+        ratio = row.rate / serial.rate if serial else float("nan")
+        wall_rate = row.runs / row.wall
+        wall_ratio = wall_rate / (serial.runs / serial.wall) if serial else float("nan")
+        print(
+            f"{row.label:22} {row.runs:7d} {row.seconds:8.2f} {row.rate:8.1f} {ratio:6.2f}"
+            f" {row.wall:8.2f} {wall_rate:11.1f} {wall_ratio:10.2f}"
+        )
+    print("(seconds, runs/s: BatchResult; wall: measured around run_batch; ratio: to serial)")
+
+    upper = None
+    if large is not None:
+        workers = large["workers"]
+        # without /proc samples, every worker is taken as large as the largest reaped process
+        worker_peak = max(workers) if workers else large["children_peak"]
+        worker_sum = sum(workers) if workers else 2 * large["children_peak"]
+        upper = large["self_peak"] + worker_sum
+        print(
+            f"large batch: {large['runs']} runs, processes, 2 workers: "
+            f"{large['seconds']:.1f} s ({large['rate']:.1f} runs/s; wall {large['wall']:.1f} s)"
+        )
+        print(f"  main process peak:       {large['self_peak'] / MIB:8.0f} MiB")
+        print(
+            f"  largest worker peak:     {worker_peak / MIB:8.0f} MiB"
+            f"  (workers: {', '.join(f'{w / MIB:.0f}' for w in workers) or 'not sampled'} MiB;"
+            f" largest reaped child, getrusage: {large['children_peak'] / MIB:.0f} MiB)"
+        )
+        if large["helpers"]:
+            helpers = ", ".join(f"{h / MIB:.0f}" for h in large["helpers"])
+            print(f"  helper processes peak:   {helpers} MiB (fork server, resource tracker)")
+        if large["sampled"]:
+            print(f"  sampled total resident:  {large['tree_total'] / MIB:8.0f} MiB at most")
+        print(
+            f"  batch folder:            {large['allocated'] / MIB:8.1f} MiB on disk"
+            f" ({large['apparent'] / MIB:.1f} MiB in {large['files']} files)"
+        )
+
+    two = by_label.get("processes, 2 workers")
+    one = by_label.get("processes, 1 worker")
+    if two and serial and one:
+        vs_serial, vs_one = two.rate / serial.rate, two.rate / one.rate
+        holds = vs_serial >= SPEEDUP_TARGET and vs_one >= SPEEDUP_TARGET
+        print(
+            f"target 2 workers >= {SPEEDUP_TARGET}x one worker: "
+            f"{'HOLDS' if holds else 'FAILS'} (processes 2 / serial 1 = {vs_serial:.2f}x, "
+            f"processes 2 / processes 1 = {vs_one:.2f}x; wall "
+            f"{(serial.wall / serial.runs) / (two.wall / two.runs):.2f}x, "
+            f"{(one.wall / one.runs) / (two.wall / two.runs):.2f}x)"
+        )
+    if upper is not None:
+        print(
+            f"target peak memory of a {large['runs']:,}-run metrics-only batch <= 2 GB: "
+            f"{'HOLDS' if upper <= MEMORY_TARGET else 'FAILS'} (main + workers peaks "
+            f"{upper / MIB:.0f} MiB = {upper / 1e9:.2f} GB, an upper bound)"
+        )
+    else:
+        print("target peak memory <= 2 GB: not measured")
+
+
+if __name__ == "__main__":
+    main()
