@@ -521,7 +521,7 @@ class BatchFolder:
         folder = cls(parent / f"{name}{INCOMPLETE}")
         for table in TABLES_OF_STORE[plan.store]:
             (folder.path / table).mkdir()
-        plan.design.to_parquet(folder.path / DESIGN)
+        plan.design.rename_axis("point").reset_index().to_parquet(folder.path / DESIGN, index=False)
         folder.write_manifest(manifest)
         return folder
 
@@ -722,7 +722,11 @@ def plan_from_manifest(path: Path, manifest: dict) -> Plan:
             f"(hash {scenario.hash}, was {info['hash']}); start a new batch"
         )
     batch = manifest["batch"]
-    design = pd.read_parquet(path / DESIGN)
+    design = pd.read_parquet(path / DESIGN).set_index("point")
+    if len(design) * batch["runs"] != batch["total_runs"]:
+        raise BatchError(
+            f"{path}: {DESIGN} does not match the manifest's {batch['total_runs']} runs"
+        )
     return Plan(
         scenario,
         design,
