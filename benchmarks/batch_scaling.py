@@ -4,8 +4,9 @@ Measures metrics-only batches (``store="metrics"``, ensemble engine) of the cali
 through :func:`experiments.batch.run_batch`, the path ``multivector run`` takes:
 
 * runs/s of ``--runs`` runs with the ``serial`` executor and 1 worker (the reference row), the
-  ``processes`` executor with 1 and 2 workers, and the ``dask`` executor with 2 workers (a local
-  cluster that ``run_batch`` starts and stops itself);
+  ``threads`` executor (the ensemble's default) and the ``processes`` executor with 2 workers,
+  and the ``dask`` executor with 2 workers (a local cluster that ``run_batch`` starts and stops
+  itself);
 * peak memory of a ``--large``-run batch (``processes``, 2 workers), run in a fresh interpreter:
   the main process's peak resident set, the largest worker's, and the batch folder's size.
 
@@ -14,12 +15,15 @@ and a 100,000-run metrics-only batch peaks at no more than 2 GB (main process pl
 
 Notes
 -----
-Each row reports the runs/s that ``run_batch`` returns (``BatchResult.runs_per_second``: from
-the start of the simulation to the finished folder) and the wall time around the call (which
-also counts planning, the folder's creation and starting the pool or cluster). Ratios are to
-the serial 1-worker row measured in the same run; machines are noisy (about 15%), so compare
-figures from one run only. The ensemble kernel is compiled and a tiny batch run first, not
-timed. Every batch is written to a temporary folder, removed afterwards.
+Each row reports the seconds and runs/s that ``run_batch`` returns (``BatchResult.seconds`` and
+``.runs_per_second``) and the wall time around the call (which also counts planning and the
+folder's creation). Ratios are to the serial 1-worker row measured in the same run; machines
+are noisy (about 15%), so compare figures from one run only. The ensemble kernel is compiled
+and a tiny batch run first, not timed; the fork server is stopped after each row, so each
+``processes`` row starts its own, as a ``multivector run`` does. Every batch is written to a
+temporary folder, removed afterwards. Each row also shows the CPUs other processes used
+meanwhile (``/proc/stat`` less this process tree's ``getrusage``): well above zero, the machine
+was shared and the figures are skewed.
 
 Peaks are the kernel's high-water marks of resident memory: ``getrusage`` for the main process
 (``RUSAGE_SELF``) and for its reaped descendants (``RUSAGE_CHILDREN``: the largest single one),
@@ -67,11 +71,13 @@ class Row:
     seconds: float  # BatchResult.seconds
     rate: float  # BatchResult.runs_per_second
     wall: float  # measured around run_batch
+    others: float | None  # CPUs other processes used on average meanwhile
 
 
 def measure(label: str, scenario, runs: int, executor: str, workers: int) -> Row:
     """Run one metrics-only batch into a temporary folder; its timings."""
     with tempfile.TemporaryDirectory(prefix="batch_scaling-") as out:
+        machine, own = _machine_cpu_seconds(), _own_cpu_seconds()
         start = time.perf_counter()
         result = run_batch(
             scenario,
@@ -86,7 +92,8 @@ def measure(label: str, scenario, runs: int, executor: str, workers: int) -> Row
             command=[Path(__file__).name, label],
         )
         wall = time.perf_counter() - start
-    return Row(label, result.runs, result.seconds, result.runs_per_second, wall)
+        others = _other_cpus(machine, own, wall)
+    return Row(label, result.runs, result.seconds, result.runs_per_second, wall, others)
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,6 +270,45 @@ def measure_large(runs: int) -> dict | None:
 
 
 # --------------------------------------------------------------------------------------------
+# other load on the machine
+
+
+def _machine_cpu_seconds() -> float | None:
+    """CPU time the machine has spent busy or stolen by its host so far (``/proc/stat``)."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+        user, nice, system, _, _, irq, softirq, steal = (int(f) for f in fields[1:9])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    """CPU time of this process and its reaped descendants (workers, clusters, the child)."""
+    _reap_helpers()  # the fork server reaps the pool's workers: count them through it
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+
+
+def _cpus(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _other_cpus(machine: float | None, own: float, seconds: float) -> float | None:
+    """CPUs other processes used on average since ``machine`` and ``own`` CPU times."""
+    now = _machine_cpu_seconds()
+    if machine is None or now is None or seconds <= 0:
+        return None
+    return max(now - machine - (_own_cpu_seconds() - own), 0.0) / seconds
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def main() -> None:
@@ -276,6 +322,7 @@ def main() -> None:
     if args.child_large is not None:
         large_child(args.child_large)
         return
+    machine_start, clock_start = _machine_cpu_seconds(), time.perf_counter()
 
     scenario = load_scenario(BASELINE)
     warm_up()  # compile or load the ensemble kernel, so run_batch does not fall back to Mesa
@@ -295,7 +342,7 @@ def main() -> None:
 
     configurations = [
         ("serial, 1 worker", "serial", 1),
-        ("processes, 1 worker", "processes", 1),
+        ("threads, 2 workers (default)", "threads", 2),
         ("processes, 2 workers", "processes", 2),
     ]
     if not args.skip_dask:
@@ -306,7 +353,12 @@ def main() -> None:
             rows.append(measure(label, scenario, args.runs, executor, workers))
         except BatchError as error:
             print(f"{label}: not measured ({error})", file=sys.stderr)
-    large = None if args.skip_large else measure_large(args.large)
+    large = None
+    if not args.skip_large:
+        machine, own, start = _machine_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
+        large = measure_large(args.large)
+        if large is not None:
+            large["others"] = _other_cpus(machine, own, time.perf_counter() - start)
 
     by_label = {row.label: row for row in rows}
     serial = by_label.get("serial, 1 worker")
@@ -316,18 +368,21 @@ def main() -> None:
         f"metrics-only store, ensemble engine; {os.cpu_count()} CPUs"
     )
     print(
-        f"{'configuration':22} {'runs':>7} {'seconds':>8} {'runs/s':>8} {'ratio':>6}"
-        f" {'wall s':>8} {'wall runs/s':>11} {'wall ratio':>10}"
+        f"{'configuration':30} {'runs':>7} {'seconds':>8} {'runs/s':>8} {'ratio':>6}"
+        f" {'wall s':>8} {'wall runs/s':>11} {'wall ratio':>10} {'other CPUs':>10}"
     )
     for row in rows:
         ratio = row.rate / serial.rate if serial else float("nan")
         wall_rate = row.runs / row.wall
         wall_ratio = wall_rate / (serial.runs / serial.wall) if serial else float("nan")
         print(
-            f"{row.label:22} {row.runs:7d} {row.seconds:8.2f} {row.rate:8.1f} {ratio:6.2f}"
-            f" {row.wall:8.2f} {wall_rate:11.1f} {wall_ratio:10.2f}"
+            f"{row.label:30} {row.runs:7d} {row.seconds:8.2f} {row.rate:8.1f} {ratio:6.2f}"
+            f" {row.wall:8.2f} {wall_rate:11.1f} {wall_ratio:10.2f} {_cpus(row.others):>10}"
         )
-    print("(seconds, runs/s: BatchResult; wall: measured around run_batch; ratio: to serial)")
+    print(
+        "(seconds, runs/s: BatchResult; wall: measured around run_batch; ratio: to serial 1;"
+        " other CPUs: used by other processes meanwhile, on average)"
+    )
 
     upper = None
     if large is not None:
@@ -338,7 +393,8 @@ def main() -> None:
         upper = large["self_peak"] + 2 * worker_peak
         print(
             f"large batch: {large['runs']} runs, processes, 2 workers: "
-            f"{large['seconds']:.1f} s ({large['rate']:.1f} runs/s; wall {large['wall']:.1f} s)"
+            f"{large['seconds']:.1f} s ({large['rate']:.1f} runs/s; wall {large['wall']:.1f} s;"
+            f" other CPUs {_cpus(large.get('others'))})"
         )
         print(f"  main process peak:       {large['self_peak'] / MIB:8.0f} MiB")
         print(
@@ -355,18 +411,16 @@ def main() -> None:
             f" ({large['apparent'] / MIB:.1f} MiB in {large['files']} files)"
         )
 
-    two = by_label.get("processes, 2 workers")
-    one = by_label.get("processes, 1 worker")
-    if two and serial and one:
-        vs_serial, vs_one = two.rate / serial.rate, two.rate / one.rate
-        holds = vs_serial >= SPEEDUP_TARGET and vs_one >= SPEEDUP_TARGET
-        print(
-            f"target 2 workers >= {SPEEDUP_TARGET}x one worker: "
-            f"{'HOLDS' if holds else 'FAILS'} (processes 2 / serial 1 = {vs_serial:.2f}x, "
-            f"processes 2 / processes 1 = {vs_one:.2f}x; wall "
-            f"{(serial.wall / serial.runs) / (two.wall / two.runs):.2f}x, "
-            f"{(one.wall / one.runs) / (two.wall / two.runs):.2f}x)"
-        )
+    for name in ("threads, 2 workers (default)", "processes, 2 workers"):
+        two = by_label.get(name)
+        if two and serial:
+            ratio = two.rate / serial.rate
+            wall = (serial.wall / serial.runs) / (two.wall / two.runs)
+            print(
+                f"target 2 workers >= {SPEEDUP_TARGET}x one worker ({name.split(',')[0]}): "
+                f"{'HOLDS' if ratio >= SPEEDUP_TARGET else 'FAILS'} ({ratio:.2f}x; "
+                f"wall {wall:.2f}x)"
+            )
     if upper is not None:
         print(
             f"target peak memory of a {large['runs']:,}-run metrics-only batch <= 2 GB: "
@@ -375,6 +429,16 @@ def main() -> None:
         )
     else:
         print("target peak memory <= 2 GB: not measured")
+
+    machine_end, elapsed = _machine_cpu_seconds(), time.perf_counter() - clock_start
+    if machine_start is not None and machine_end is not None:
+        others = max(machine_end - machine_start - _own_cpu_seconds(), 0.0)
+        cores = others / elapsed
+        print(
+            f"other load: {others:.1f} CPU-seconds used by other processes over {elapsed:.0f} s"
+            f" ({cores:.2f} CPUs on average)"
+            + (": the machine was busy, figures are skewed; rerun when idle" if cores > 0.1 else "")
+        )
 
 
 if __name__ == "__main__":

@@ -26,12 +26,13 @@ import math
 import multiprocessing
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -64,7 +65,7 @@ __all__ = [
 
 STORES = ("metrics", "annual", "monthly")
 ENGINES = ("ensemble", "mesa")
-EXECUTORS = ("serial", "processes", "dask")
+EXECUTORS = ("serial", "threads", "processes", "dask")
 TABLES_OF_STORE = {
     "metrics": ("metrics",),
     "annual": ("metrics", "dimensions", "shares"),
@@ -175,6 +176,11 @@ class Plan:
         """The scenario at a design point."""
         values = self.point_values(point)
         return self.scenario.with_overrides(values, file="sweep") if values else self.scenario
+
+
+def default_executor(engine: str) -> str:
+    """``threads`` for the ensemble (its kernel releases the GIL), ``processes`` for Mesa."""
+    return "threads" if engine == "ensemble" else "processes"
 
 
 def default_chunk_size(n_runs: int, store: str, engine: str, workers: int) -> int:
@@ -412,22 +418,43 @@ def execute(
     """Run the pending chunks of a plan; ``on_done(chunk, tables)`` as each finishes.
 
     ``serial`` runs chunks here, one after another (the ensemble engine then shares each
-    chunk over ``workers`` threads); ``processes`` on a pool of ``workers`` processes (run
-    here when there is only one chunk or one worker); ``dask`` on a ``dask.distributed``
-    cluster: the one at ``scheduler``, or a local cluster of ``workers`` processes.
+    chunk over ``workers`` threads); ``threads`` on ``workers`` threads of this process (the
+    ensemble kernel releases the GIL; nothing to start, so the default for the ensemble);
+    ``processes`` on a pool of ``workers`` processes (the default for the Mesa engine, whose
+    Python steps hold the GIL); ``dask`` on a ``dask.distributed`` cluster: the one at
+    ``scheduler``, or a local cluster of ``workers`` processes. A single chunk or a single
+    worker runs here.
     """
     if executor not in EXECUTORS:
         raise BatchError(f"--executor {executor}: one of {', '.join(EXECUTORS)}")
     if not pending:
         return
-    if executor == "serial" or (executor == "processes" and (workers <= 1 or len(pending) == 1)):
+    local = executor in ("threads", "processes") and (workers <= 1 or len(pending) == 1)
+    if executor == "serial" or local:
         threads = workers if plan.engine == "ensemble" else 1
         for c in pending:
             on_done(c, simulate_chunk(plan, *plan.chunks[c], threads=threads))
+    elif executor == "threads":
+        _execute_threads(plan, pending, on_done, workers)
     elif executor == "processes":
         _execute_processes(plan, pending, on_done, workers)
     else:
         _execute_dask(plan, pending, on_done, workers, scheduler)
+
+
+def _execute_threads(plan, pending, on_done, workers) -> None:
+    pool = ThreadPoolExecutor(min(workers, len(pending)))
+    try:
+        futures = {pool.submit(simulate_chunk, plan, *plan.chunks[c]): c for c in pending}
+        remaining = set(futures)
+        while remaining:
+            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=futures.__getitem__):
+                on_done(futures[future], future.result())
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def _execute_processes(plan, pending, on_done, workers) -> None:
@@ -458,6 +485,7 @@ def _execute_dask(plan, pending, on_done, workers, scheduler) -> None:
     except ImportError:  # pragma: no cover - dask is a dependency
         raise BatchError("--executor dask: dask.distributed is not installed") from None
     cluster = None
+    scratch = None
     try:
         if scheduler:
             try:
@@ -465,12 +493,14 @@ def _execute_dask(plan, pending, on_done, workers, scheduler) -> None:
             except OSError as error:
                 raise BatchError(f"--scheduler {scheduler}: cannot connect ({error})") from None
         else:
+            scratch = tempfile.mkdtemp(prefix="multivector-dask-")
             cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
                 dashboard_address=None,
+                local_directory=scratch,
             )
             client = Client(cluster)
         try:
@@ -486,6 +516,8 @@ def _execute_dask(plan, pending, on_done, workers, scheduler) -> None:
     finally:
         if cluster is not None:
             cluster.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -628,10 +660,13 @@ class BatchResult:
     runs: int
     seconds: float
     figures: Path | None
+    simulation_seconds: float = 0.0
 
     @property
     def runs_per_second(self) -> float:
-        return self.runs / self.seconds if self.seconds > 0 else float("inf")
+        """Runs simulated, measured and stored per second (figures and setup excluded)."""
+        seconds = self.simulation_seconds or self.seconds
+        return self.runs / seconds if seconds > 0 else float("inf")
 
 
 def run_batch(
@@ -642,7 +677,7 @@ def run_batch(
     sweep=None,
     store: str = "annual",
     engine: str = "ensemble",
-    executor: str = "processes",
+    executor: str | None = None,
     workers: int | None = None,
     chunk_size: int | None = None,
     scheduler: str | None = None,
@@ -654,7 +689,8 @@ def run_batch(
 ) -> BatchResult:
     """Plan, run and store a batch under ``out/<scenario>/<stamp>-<hash>/``.
 
-    See the module docstring for the folder's layout and :func:`execute` for executors.
+    See the module docstring for the folder's layout and :func:`execute` for executors (default:
+    ``threads`` for the ensemble engine, ``processes`` for the Mesa engine).
     """
     workers = (os.cpu_count() or 1) if workers is None else workers
     n_runs = (scenario.runs if runs is None else runs) * (1 if sweep is None else sweep.n_points)
@@ -669,6 +705,7 @@ def run_batch(
         )
         compile_in_background()
         engine = "mesa"
+    executor = executor or default_executor(engine)
     plan = make_plan(
         scenario,
         runs=runs,
@@ -689,7 +726,7 @@ def run_batch(
 def resume_batch(
     path: str | Path,
     *,
-    executor: str = "processes",
+    executor: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
@@ -704,6 +741,7 @@ def resume_batch(
     if manifest.get("status") == "complete":
         raise BatchError(f"--resume {path}: the batch is already complete")
     plan = plan_from_manifest(folder.path, manifest)
+    executor = executor or default_executor(plan.engine)
     workers = (os.cpu_count() or 1) if workers is None else workers
     command = list(command) if command is not None else list(sys.argv)
     return _complete(folder, plan, executor, workers, scheduler, progress, figures, command)
@@ -801,7 +839,11 @@ def _complete(folder, plan, executor, workers, scheduler, progress, figures, com
     final = folder.finish()
     seconds = time.perf_counter() - clock
     return BatchResult(
-        final, new_runs, seconds, final / "figures" if figure_folder is not None else None
+        final,
+        new_runs,
+        seconds,
+        final / "figures" if figure_folder is not None else None,
+        simulated,
     )
 
 
@@ -814,7 +856,15 @@ def _figure_tables(path: Path) -> dict[str, pd.DataFrame]:
     metrics = _read(
         path,
         "metrics",
-        columns=["run", "date", "state", "dependence", "largest_partner", "regional_cooperation"],
+        columns=[
+            "run",
+            "point",
+            "date",
+            "state",
+            "dependence",
+            "largest_partner",
+            "regional_cooperation",
+        ],
         filters=few,
     )
     shares = _read(

@@ -108,15 +108,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--executor",
-        choices=("serial", "processes", "dask"),
-        default="processes",
-        help="where chunks run (default: processes)",
+        choices=("serial", "threads", "processes", "dask"),
+        help="where chunks run (default: threads for the ensemble engine, processes for Mesa)",
     )
     run.add_argument(
         "--workers",
         type=_positive_int,
         default=os.cpu_count() or 1,
-        help="worker processes, or threads for a serial ensemble (default: all cores)",
+        help="worker threads or processes (default: all cores)",
     )
     run.add_argument("--chunk-size", type=_positive_int, help="runs per stored chunk")
     run.add_argument(
@@ -196,8 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("multivector: interrupted; no results folder was written", file=sys.stderr)
         return 130
     print(
-        f"{result.runs} runs in {result.seconds:.1f} s ({result.runs_per_second:,.0f} runs/s); "
-        f"results: {result.path}"
+        f"{result.runs} runs in {result.seconds:.1f} s "
+        f"({result.runs_per_second:,.0f} runs/s simulated and stored); results: {result.path}"
     )
     if result.figures is not None:
         print(f"figures: {result.figures}")

@@ -100,7 +100,9 @@ def dependence_figure(metrics: pd.DataFrame, scenario: Scenario, folder: Path) -
             ax.set_ylabel("Largest partner share\n(weighted over dimensions)")
         axes[0].legend(loc="upper right", frameon=False)
         n_runs = metrics["run"].nunique()
-        fig.suptitle(f"Dependence trajectories — {scenario.title} ({n_runs} runs)")
+        n_points = metrics["point"].nunique() if "point" in metrics else 1
+        pooled = f", pooled over {n_points} sweep points" if n_points > 1 else ""
+        fig.suptitle(f"Dependence trajectories — {scenario.title} ({n_runs} runs{pooled})")
         return _save(fig, folder, "dependence")
 
 

@@ -69,9 +69,9 @@ def reference(baseline, tmp_path_factory):
     return sweep, _all_tables(path)
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(
-    executor=st.sampled_from(["serial", "processes"]),
+    executor=st.sampled_from(["serial", "threads", "processes"]),
     workers=st.integers(1, 2),
     chunk_size=st.integers(1, 7),
     engine=st.sampled_from(["ensemble", "mesa"]),
