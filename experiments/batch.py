@@ -444,17 +444,7 @@ def execute(
 
 def _execute_threads(plan, pending, on_done, workers) -> None:
     pool = ThreadPoolExecutor(min(workers, len(pending)))
-    try:
-        futures = {pool.submit(simulate_chunk, plan, *plan.chunks[c]): c for c in pending}
-        remaining = set(futures)
-        while remaining:
-            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=futures.__getitem__):
-                on_done(futures[future], future.result())
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+    _drain(pool, {c: (simulate_chunk, plan, *plan.chunks[c]) for c in pending}, on_done)
 
 
 def _execute_processes(plan, pending, on_done, workers) -> None:
@@ -466,8 +456,13 @@ def _execute_processes(plan, pending, on_done, workers) -> None:
     pool = ProcessPoolExecutor(
         min(workers, len(pending)), mp_context=context, initializer=_init_worker, initargs=(plan,)
     )
+    _drain(pool, {c: (_chunk_in_worker, *plan.chunks[c]) for c in pending}, on_done)
+
+
+def _drain(pool, calls, on_done) -> None:
+    """Submit ``{chunk: (function, *args)}``; hand each result to ``on_done`` as it comes."""
     try:
-        futures = {pool.submit(_chunk_in_worker, *plan.chunks[c]): c for c in pending}
+        futures = {pool.submit(*call): c for c, call in calls.items()}
         remaining = set(futures)
         while remaining:
             done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
