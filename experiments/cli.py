@@ -128,6 +128,44 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-figures", action="store_true", help="write no figures")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    validate = sub.add_parser(
+        "validate",
+        help="score scenarios against the article's patterns (k of n hold)",
+        description="Run each scenario for --runs seeds and check every pattern of the "
+        "registry; prints the pattern table and writes validation.md and validation.parquet.",
+    )
+    validate.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    validate.add_argument("--runs", type=_positive_int, default=100, help="seeds (default 100)")
+    validate.add_argument("--seed", type=_seed, help="batch seed (default: the scenario's)")
+    validate.add_argument(
+        "--patterns", help="pattern registry (default: patterns.toml beside the scenario)"
+    )
+    validate.add_argument(
+        "--workers", type=_positive_int, default=os.cpu_count() or 1, help="threads"
+    )
+    validate.add_argument("--out", default="results", help="results root (default: results)")
+
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="fit the scenario's free parameters to the patterns",
+        description="Fit the parameters in the scenario's [calibration.free] table to the "
+        "pattern registry by differential evolution, and write a scenario that extends it.",
+    )
+    calibrate.add_argument("scenario")
+    calibrate.add_argument(
+        "--until", metavar="YYYY-MM", help="fit only patterns ending by this month"
+    )
+    calibrate.add_argument(
+        "--output", help="scenario file to write (default: <scenario>-calibrated.toml beside it)"
+    )
+    calibrate.add_argument("--name", help="the fitted scenario's name")
+    calibrate.add_argument("--patterns", help="pattern registry")
+    calibrate.add_argument("--maxiter", type=_positive_int, help="generations")
+    calibrate.add_argument(
+        "--workers", type=_positive_int, default=os.cpu_count() or 1, help="threads"
+    )
+    calibrate.add_argument("--quiet", action="store_true", help="no progress bar")
+
     show = sub.add_parser("show", help="print the resolved scenario with values and sources")
     show.add_argument("scenario")
     show.add_argument(
@@ -174,12 +212,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     command = ["multivector", *(sys.argv[1:] if argv is None else argv)]
     try:
+        if args.command == "validate":
+            from experiments.reports import validate_command
+
+            return validate_command(args, command)
+        if args.command == "calibrate":
+            from experiments.reports import calibrate_command
+
+            return calibrate_command(args, command)
         if args.command == "run" and args.resume:
             result = _resume(args, command)
         else:
             if args.scenario is None:
                 raise UsageError("give a scenario file, or --resume DIR")
-            overrides = dict(parse_override(text) for text in args.overrides)
+            overrides = dict(parse_override(text) for text in getattr(args, "overrides", []))
             scenario = load_scenario(args.scenario, overrides)
             if args.command == "show":
                 print(_show(scenario))

@@ -40,7 +40,7 @@ from scipy.stats import qmc
 
 from model.scenario import Leaf, Scenario, ScenarioError, parse_override
 
-__all__ = ["DESIGNS", "Sweep", "SweepParameter", "parse_sweep_option", "sweep_of"]
+__all__ = ["DESIGNS", "Sweep", "SweepParameter", "check_value", "parse_sweep_option", "sweep_of"]
 
 DESIGNS = ("grid", "lhs", "sobol")
 MAX_POINTS = 10_000_000
@@ -109,7 +109,7 @@ class Sweep:
         return int(self.samples or 0)
 
 
-def _check_value(scenario: Scenario, parameter: SweepParameter, value, where: str) -> None:
+def check_value(scenario: Scenario, parameter: SweepParameter, value, where: str) -> None:
     """Build the scenario with ``value`` at the key: the model's own validation decides."""
     if isinstance(value, list | dict | str) or value is None:
         raise ScenarioError(parameter.file, where, value, "numbers or true/false")
@@ -149,13 +149,13 @@ def _validate(scenario: Scenario, sweep: Sweep) -> Sweep:
                 raise ScenarioError(
                     p.file, where, [p.low, p.high], "a range [low, high], low < high"
                 )
-            _check_value(scenario, p, float(p.low), where)
-            _check_value(scenario, p, float(p.high), where)
+            check_value(scenario, p, float(p.low), where)
+            check_value(scenario, p, float(p.high), where)
         else:
             if not p.values:
                 raise ScenarioError(p.file, where, [], "a non-empty list of values")
             for value in p.values:
-                _check_value(scenario, p, value, where)
+                check_value(scenario, p, value, where)
     if sweep.design == "grid":
         if sweep.samples is not None and sweep.samples < 2:
             raise ScenarioError(sweep.file, "sweep.samples", sweep.samples, "an integer >= 2")

@@ -370,13 +370,13 @@ class Scenario:
     def hash(self) -> str:
         """Short SHA-256 of the resolved parameters (what a run uses, not how files spell it).
 
-        A ``[sweep]`` table is left out: it describes a batch, whose runs record their values.
+        ``[sweep]`` and ``[calibration]`` are left out: they describe batches and fits, not a run.
         """
         payload = json.dumps(
             {
                 k: _jsonable(v.value)
                 for k, v in sorted(self.parameters.items())
-                if not k.startswith("sweep.")
+                if k.split(".")[0] not in _BATCH_TABLES
             },
             sort_keys=True,
         )
@@ -573,7 +573,9 @@ _TOP = (
     "alignment",
     "events",
     "sweep",
+    "calibration",
 )
+_BATCH_TABLES = ("sweep", "calibration")
 _POWER_KEYS = ("name", "interest", "capacity", "rivalry_response", "conditionality", "focus")
 _STATE_KEYS = (
     "name",
@@ -848,8 +850,8 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
         )
     events.sort(key=lambda ev: (ev.month, ev.id))
 
-    for path in flat:  # the batch's sweep is read by experiments.design, not by the model
-        if path[0] == "sweep":
+    for path in flat:  # read by experiments.design and experiments.calibration, not the model
+        if path[0] in _BATCH_TABLES:
             r.used.add(path)
     r.check_unused(
         {

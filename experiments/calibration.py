@@ -1,0 +1,344 @@
+"""Validation against the article's patterns, and calibration of the free parameters to them.
+
+:func:`validate` runs a scenario for a set of seeds (ensemble engine) and scores every pattern
+of the registry (:mod:`experiments.patterns`): the margin's median and 90% interval over runs,
+the share of runs in which it holds, and the verdict.
+
+:func:`calibrate` fits the parameters a scenario marks as free, each within its range::
+
+    [calibration]
+    runs = 16            # seeds per candidate (common to every candidate)
+    seed = 7             # seed of the optimiser and of the runs
+    maxiter = 20         # generations of differential evolution
+    popsize = 6          # candidates per generation = popsize x free parameters
+    patterns = "patterns.toml"
+    [calibration.free]
+    "model.temperature" = [0.4, 2.0]
+
+by minimising the mean pattern loss (:func:`experiments.patterns.pattern_loss`) with
+:func:`scipy.optimize.differential_evolution` (Storn & Price 1997), seeded, with each
+generation's candidates run as one ensemble. The objective is deterministic (fixed seeds), so a
+fit is reproducible from its seed. The fitted values are written as a scenario file that
+``extends`` the input, each with ``source = "fitted: ..."`` naming the fit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from experiments.design import SweepParameter, check_value
+from experiments.patterns import Observation, Pattern, load_patterns, months_needed, pattern_loss
+from experiments.patterns import summary as pattern_summary
+from model.ensemble import simulate_ensemble, stack_variants
+from model.scenario import Scenario, ScenarioError, month_index
+
+__all__ = [
+    "CalibrationSpec",
+    "Fit",
+    "calibrate",
+    "calibration_spec",
+    "default_patterns",
+    "fit_identity",
+    "fitted_scenario_text",
+    "losses",
+    "validate",
+]
+
+INFEASIBLE = 10.0  # loss of a candidate the scenario's validation rejects
+RUNS_PER_CALL = 256  # runs simulated and measured at once (memory: ~100 MB of monthly ties)
+
+
+def default_patterns(scenario: Scenario) -> Path:
+    """``[calibration] patterns`` (relative to the scenario file), else ``patterns.toml`` there."""
+    leaf = scenario.parameters.get("calibration.patterns")
+    base = Path(leaf.file if leaf is not None else scenario.file).parent
+    return base / (leaf.value if leaf is not None else "patterns.toml")
+
+
+def _observe(
+    variants: Sequence[Scenario], seeds: np.ndarray, steps: np.ndarray, threads: int
+) -> list[Observation]:
+    """Run every variant for every seed; one :class:`Observation` per variant."""
+    per_call = max(1, RUNS_PER_CALL // len(seeds))
+    out: list[Observation] = []
+    for first in range(0, len(variants), per_call):
+        group = variants[first : first + per_call]
+        stack = stack_variants([v.compiled for v in group])
+        variant = np.repeat(np.arange(len(group)), len(seeds))
+        ties, regional = simulate_ensemble(
+            stack, np.tile(seeds, len(group)), variant=variant, record=steps, threads=threads
+        )
+        for k, scenario in enumerate(group):
+            runs = slice(k * len(seeds), (k + 1) * len(seeds))
+            out.append(Observation(scenario, ties[runs], regional[runs], steps))
+    return out
+
+
+def validate(
+    scenario: Scenario,
+    patterns: Sequence[Pattern],
+    seeds: Sequence[int],
+    *,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Score every pattern over runs of the scenario: one row per pattern."""
+    seeds = np.asarray([int(s) for s in seeds], dtype=np.uint64)
+    (observation,) = _observe([scenario], seeds, months_needed(patterns, scenario), threads)
+    rows = []
+    for pattern in patterns:
+        margins, left = observation.margins(pattern)
+        rows.append(pattern_summary(pattern, margins, left))
+    return pd.DataFrame(rows)
+
+
+def losses(
+    variants: Sequence[Scenario | None],
+    patterns: Sequence[Pattern],
+    seeds: np.ndarray,
+    *,
+    threads: int = 1,
+) -> np.ndarray:
+    """Mean pattern loss of each variant (``INFEASIBLE`` for None)."""
+    out = np.full(len(variants), INFEASIBLE)
+    feasible = [k for k, v in enumerate(variants) if v is not None]
+    if not feasible:
+        return out
+    reference = variants[feasible[0]]
+    steps = months_needed(patterns, reference)
+    observations = _observe([variants[k] for k in feasible], seeds, steps, threads)
+    for k, observation in zip(feasible, observations, strict=True):
+        out[k] = np.mean([pattern_loss(observation.margins(p)[0], p) for p in patterns])
+    return out
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """What a scenario's ``[calibration]`` table asks to fit, and how."""
+
+    free: tuple[SweepParameter, ...]
+    runs: int = 16
+    seed: int = 0
+    maxiter: int = 20
+    popsize: int = 6
+
+
+def calibration_spec(scenario: Scenario) -> CalibrationSpec:
+    """Read and check ``[calibration]``: every free key must take both ends of its range."""
+    leaves = {
+        k[len("calibration.") :]: v
+        for k, v in scenario.parameters.items()
+        if k.startswith("calibration.")
+    }
+    if not any(k.startswith("free.") for k in leaves):
+        raise ScenarioError(
+            scenario.file, "calibration.free", "(none)", "a table of key paths with [low, high]"
+        )
+    settings = {"runs": (16, 1), "seed": (0, 0), "maxiter": (20, 1), "popsize": (6, 2)}
+    values = {}
+    for key, leaf in leaves.items():
+        head = key.split(".")[0]
+        if head not in (*settings, "free", "patterns"):
+            allowed = ", ".join((*settings, "patterns", "free"))
+            raise ScenarioError(
+                leaf.file, f"calibration.{key}", leaf.value, f"unknown key (allowed: {allowed})"
+            )
+        if head in settings:
+            minimum = settings[head][1]
+            v = leaf.value
+            if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+                raise ScenarioError(leaf.file, f"calibration.{key}", v, f"an integer >= {minimum}")
+            values[head] = v
+    free = []
+    for key, leaf in leaves.items():
+        if not key.startswith("free."):
+            continue
+        path = key[len("free.") :]
+        where = f"calibration.{key}"
+        value = leaf.value
+        ok = (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            and all(math.isfinite(v) for v in value)
+            and value[0] < value[1]
+        )
+        if not ok:
+            raise ScenarioError(leaf.file, where, value, "a range [low, high], low < high")
+        parameter = SweepParameter(path, None, float(value[0]), float(value[1]), leaf.file)
+        check_value(scenario, parameter, parameter.low, where)
+        check_value(scenario, parameter, parameter.high, where)
+        free.append(parameter)
+    return CalibrationSpec(tuple(free), **{k: values.get(k, d[0]) for k, d in settings.items()})
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A finished fit: the values, the loss, and how they were found."""
+
+    id: str
+    values: dict[str, float]
+    loss: float
+    spec: CalibrationSpec
+    patterns: tuple[Pattern, ...]
+    until: str | None
+    evaluations: int
+    history: tuple[float, ...]
+
+
+def _variant(scenario: Scenario, keys: Sequence[str], x: np.ndarray) -> Scenario | None:
+    try:
+        return scenario.with_overrides(
+            {k: float(v) for k, v in zip(keys, x, strict=True)}, file="calibration"
+        )
+    except ScenarioError:
+        return None
+
+
+def _round(value: float, digits: int = 4) -> float:
+    """``digits`` significant digits: the fitted value as written to the scenario file."""
+    return float(f"{value:.{digits}g}")
+
+
+def calibrate(
+    scenario: Scenario,
+    *,
+    patterns: Sequence[Pattern] | None = None,
+    until: str | None = None,
+    spec: CalibrationSpec | None = None,
+    threads: int = 1,
+    progress: bool = True,
+    callback: Callable[[int, float], None] | None = None,
+) -> Fit:
+    """Fit the free parameters to the patterns (those ending by ``until``, if given)."""
+    from scipy.optimize import differential_evolution
+
+    spec = spec or calibration_spec(scenario)
+    patterns = list(patterns or load_patterns(default_patterns(scenario), scenario))
+    if until is not None:
+        last = month_index(until)
+        patterns = [p for p in patterns if p.months[1] <= last]
+        if not patterns:
+            raise ScenarioError("--until", "until", until, "a month after some pattern's dates")
+    keys = [p.key for p in spec.free]
+    bounds = [(p.low, p.high) for p in spec.free]
+    from experiments.batch import replicate_seeds
+
+    seeds = replicate_seeds(spec.seed, spec.runs)
+    history: list[float] = []
+    evaluations = 0
+    bar = tqdm(
+        total=spec.maxiter,
+        desc="calibrate",
+        unit="gen",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+
+    def objective(x: np.ndarray) -> np.ndarray:
+        nonlocal evaluations
+        candidates = np.atleast_2d(x.T)  # (S, k)
+        evaluations += len(candidates)
+        variants = [_variant(scenario, keys, c) for c in candidates]
+        return losses(variants, patterns, seeds, threads=threads)
+
+    def on_generation(intermediate_result) -> None:
+        history.append(float(intermediate_result.fun))
+        bar.update()
+        bar.set_postfix(loss=f"{intermediate_result.fun:.4f}")
+        if callback is not None:
+            callback(len(history), float(intermediate_result.fun))
+
+    try:
+        result = differential_evolution(
+            objective,
+            bounds,
+            maxiter=spec.maxiter,
+            popsize=spec.popsize,
+            rng=np.random.default_rng(spec.seed),
+            polish=False,
+            tol=0.0,
+            updating="deferred",
+            vectorized=True,
+            init="latinhypercube",
+            callback=on_generation,
+        )
+    finally:
+        bar.close()
+    values = {k: _round(v) for k, v in zip(keys, result.x, strict=True)}
+    final = losses([_variant(scenario, keys, np.array(list(values.values())))], patterns, seeds)
+    fit_id = fit_identity(scenario, spec, patterns, until)
+    return Fit(
+        fit_id,
+        values,
+        float(final[0]),
+        spec,
+        tuple(patterns),
+        until,
+        evaluations,
+        tuple(history),
+    )
+
+
+def fit_identity(
+    scenario: Scenario, spec: CalibrationSpec, patterns: Sequence[Pattern], until: str | None
+) -> str:
+    """A fit's id: a hash of everything that determines its result (inputs, settings, seed)."""
+    payload = json.dumps(
+        {
+            "scenario": scenario.hash,
+            "free": [(p.key, p.low, p.high) for p in spec.free],
+            "runs": spec.runs,
+            "seed": spec.seed,
+            "maxiter": spec.maxiter,
+            "popsize": spec.popsize,
+            "patterns": [(p.id, p.expect, p.for_each, p.tolerance, p.scale) for p in patterns],
+            "until": until,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def fitted_scenario_text(scenario: Scenario, fit: Fit, out: Path, name: str) -> str:
+    """A scenario file that extends ``scenario`` with the fitted values and their source."""
+    extends = Path(scenario.file).resolve()
+    try:
+        relative = extends.relative_to(out.resolve().parent)
+    except ValueError:
+        relative = extends
+    window = (
+        f"the {len(fit.patterns)} patterns ending by {fit.until}"
+        if fit.until
+        else f"all {len(fit.patterns)} patterns"
+    )
+    method = (
+        f"differential evolution (scipy) on {window}, "
+        f"{fit.spec.runs} seeds per candidate, seed {fit.spec.seed}, {fit.spec.maxiter} "
+        f"generations of {fit.spec.popsize} x {len(fit.values)} candidates; loss {fit.loss:.4f}"
+    )
+    lines = [
+        f"# Fitted by `multivector calibrate {scenario.file}` (fit {fit.id}).",
+        f"# {method}.",
+        "# Regenerate with the same command: the fit is deterministic given its seed.",
+        f'extends = "{relative}"',
+        "",
+        f'scenario.name = "{name}"',
+        f'scenario.title = "{scenario.title} (calibrated)"',
+    ]
+    for key, value in fit.values.items():
+        lines.append(
+            f'{key} = {{ value = {value!r}, source = "fitted: fit {fit.id} ({window}; '
+            f'see docs/calibration.md)" }}'
+        )
+    return "\n".join(lines) + "\n"
