@@ -832,6 +832,10 @@ def _complete(folder, plan, executor, workers, scheduler, progress, figures, com
     }
     folder.write_manifest(manifest)
     final = folder.finish()
+    if figure_folder is not None:
+        from experiments.analysis import write_report
+
+        write_report(final)
     seconds = time.perf_counter() - clock
     return BatchResult(
         final,

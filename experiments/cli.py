@@ -166,6 +166,50 @@ def _parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    plot = sub.add_parser(
+        "plot",
+        help="figures of a stored batch (trajectories, shares, simplex, sweep)",
+        description="Write figures of a stored batch into its figures/ folder (PNG and SVG).",
+    )
+    plot.add_argument("batch", metavar="DIR", help="a batch folder under results/")
+    plot.add_argument(
+        "--kind",
+        action="append",
+        choices=("trajectories", "shares", "simplex", "sweep"),
+        help="figure kind (repeatable; default: all that the batch supports)",
+    )
+    plot.add_argument("--metric", default="dependence", help="metric (default: dependence)")
+    plot.add_argument("--states", nargs="+", metavar="STATE", help="states (default: all)")
+    plot.add_argument("--by", metavar="PARAM", help="split by a swept parameter")
+    plot.add_argument("--overlay", action="store_true", help="all states on one panel")
+    plot.add_argument(
+        "--dimension", default="overall", help="dimension of the shares figure (default overall)"
+    )
+
+    compare = sub.add_parser(
+        "compare",
+        help="two batches side by side: difference of medians over time with its band",
+    )
+    compare.add_argument("batch_a", metavar="DIR_A")
+    compare.add_argument("batch_b", metavar="DIR_B")
+    compare.add_argument("--metric", default="dependence")
+    compare.add_argument("--out", help="output folder (default: results/compare/A-vs-B-<stamp>)")
+
+    discover = sub.add_parser(
+        "discover",
+        help="scenario discovery (PRIM) over a sweep's parameters",
+    )
+    discover.add_argument("batch", metavar="DIR")
+    discover.add_argument(
+        "--outcome",
+        required=True,
+        help="per-run condition, e.g. 'dependence_KAZ > 0.5' or 'share_KGZ_RUS_economic > 0.5'",
+    )
+    discover.add_argument("--date", metavar="YYYY-MM", help="month (default: the final month)")
+
+    report = sub.add_parser("report", help="write report.html for a stored batch")
+    report.add_argument("batch", metavar="DIR")
+
     show = sub.add_parser("show", help="print the resolved scenario with values and sources")
     show.add_argument("scenario")
     show.add_argument(
@@ -212,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     command = ["multivector", *(sys.argv[1:] if argv is None else argv)]
     try:
+        if args.command in ("plot", "compare", "discover", "report"):
+            return _analyse(args)
         if args.command == "validate":
             from experiments.reports import validate_command
 
@@ -246,6 +292,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if result.figures is not None:
         print(f"figures: {result.figures}")
+    return 0
+
+
+def _analyse(args) -> int:
+    from experiments import analysis
+
+    if args.command == "plot":
+        for path in analysis.plot(
+            args.batch,
+            kinds=args.kind or ("auto",),
+            metric=args.metric,
+            states=args.states,
+            by=args.by,
+            overlay=args.overlay,
+            dimension=args.dimension,
+        ):
+            print(path)
+    elif args.command == "compare":
+        folder, table = analysis.compare(
+            args.batch_a, args.batch_b, metric=args.metric, out=args.out
+        )
+        print(f"{args.metric} in {table['date'][0]}: B - A (90% bootstrap band)")
+        for row in table.itertuples():
+            print(
+                f"  {row.state}  A {row.median_a:.3f}  B {row.median_b:.3f}  "
+                f"diff {row.difference:+.3f} [{row.low_90:+.3f}, {row.high_90:+.3f}]"
+            )
+        print(f"written: {folder}")
+    elif args.command == "discover":
+        folder, result = analysis.discover(args.batch, args.outcome, date=args.date)
+        print(
+            f"{args.outcome}: true in {result['true_share']:.1%} of {result['runs']} runs; "
+            f"PRIM box coverage {result['coverage']:.2f}, density {result['density']:.2f}"
+        )
+        for key, (lo, hi) in result["box"].items():
+            print(f"  {lo:.3g} <= {key} <= {hi:.3g}")
+        if not result["box"]:
+            print("  (no restriction found)")
+        print(f"written: {folder}")
+    else:
+        print(analysis.write_report(args.batch))
     return 0
 
 
