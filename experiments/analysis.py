@@ -136,8 +136,12 @@ def _quantiles(frame: pd.DataFrame, keys: list[str], column: str) -> pd.DataFram
     return out.reset_index()
 
 
-def _style_dates(ax) -> None:
-    ax.xaxis.set_major_locator(mdates.YearLocator(5))
+def _style_dates(ax, years: float | None = None) -> None:
+    """Year ticks every 5 years, or every 10 on horizons over 35 years."""
+    if years is None:
+        low, high = ax.get_xlim()
+        years = (high - low) / 365.25
+    ax.xaxis.set_major_locator(mdates.YearLocator(10 if years > 35 else 5))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.grid(alpha=0.25)
 
@@ -536,12 +540,18 @@ def compare(
     low, high = np.quantile(boot, [0.05, 0.95], axis=0)
     names = a.state_names
     label = METRICS.get(metric, metric).splitlines()[0]
+    # show the years from shortly before the batches first differ
+    differs = np.flatnonzero(np.any(difference != 0, axis=1))
+    start = dates_a[differs[0]] - pd.DateOffset(years=3) if differs.size else dates_a[0]
+    shown = np.asarray(dates_a >= start)
     with mpl.rc_context(STYLE):
         fig, axes = _facets(len(states_a))
         for s, (ax, state) in enumerate(zip(axes, states_a, strict=True)):
             ax.axhline(0, color="0.4", lw=0.8)
-            ax.fill_between(dates_a, low[:, s], high[:, s], color=OKABE_ITO[1], alpha=0.3, lw=0)
-            ax.plot(dates_a, difference[:, s], color=OKABE_ITO[1], lw=1.6)
+            ax.fill_between(
+                dates_a[shown], low[shown, s], high[shown, s], color=OKABE_ITO[1], alpha=0.3, lw=0
+            )
+            ax.plot(dates_a[shown], difference[shown, s], color=OKABE_ITO[1], lw=1.6)
             ax.set_title(names.get(state, state))
             _style_dates(ax)
         for ax in axes[:: min(len(axes), 3)]:

@@ -210,6 +210,10 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write report.html for a stored batch")
     report.add_argument("batch", metavar="DIR")
 
+    from experiments.sensitivity import add_parser as add_sensitivity_parser
+
+    add_sensitivity_parser(sub)
+
     show = sub.add_parser("show", help="print the resolved scenario with values and sources")
     show.add_argument("scenario")
     show.add_argument(
@@ -258,6 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("plot", "compare", "discover", "report"):
             return _analyse(args)
+        if args.command == "sensitivity":
+            from experiments.sensitivity import command as sensitivity_command
+
+            return sensitivity_command(args, command)
         if args.command == "validate":
             from experiments.reports import validate_command
 
