@@ -77,6 +77,7 @@ MIN_CHUNK = {"ensemble": 250, "mesa": 4}
 # on a cold compile cache, batches this small per worker run on the Mesa engine (~50 runs/s
 # per worker), which finishes before the ensemble kernel would have compiled (~10 s)
 SMALL_BATCH = 200
+SERIAL_MESA_BATCH = 64
 MANIFEST = "manifest.json"
 DESIGN = "design.parquet"
 INCOMPLETE = ".incomplete"
@@ -178,9 +179,13 @@ class Plan:
         return self.scenario.with_overrides(values, file="sweep") if values else self.scenario
 
 
-def default_executor(engine: str) -> str:
-    """``threads`` for the ensemble (its kernel releases the GIL), ``processes`` for Mesa."""
-    return "threads" if engine == "ensemble" else "processes"
+def default_executor(engine: str, n_runs: int = SERIAL_MESA_BATCH) -> str:
+    """``threads`` for the ensemble (its kernel releases the GIL); for the Mesa engine,
+    ``processes``, or ``serial`` below ``SERIAL_MESA_BATCH`` runs, where starting worker
+    processes (about 1.5 s, and each compiles or loads the rules) costs more than it saves."""
+    if engine == "ensemble":
+        return "threads"
+    return "serial" if n_runs < SERIAL_MESA_BATCH else "processes"
 
 
 def default_chunk_size(n_runs: int, store: str, engine: str, workers: int) -> int:
@@ -694,13 +699,15 @@ def run_batch(
         # runs on the Mesa engine, whose results are identical; compile it for next time
         print(
             f"multivector: the ensemble engine is not compiled yet on this machine; running "
-            f"these {n_runs} runs on the Mesa engine (identical results) and compiling it in "
+            f"these {n_runs} runs on the Mesa engine (identical results), then compiling it in "
             "the background for the next batch",
             file=sys.stderr,
         )
-        compile_in_background()
         engine = "mesa"
-    executor = executor or default_executor(engine)
+        compile_after = True
+    else:
+        compile_after = False
+    executor = executor or default_executor(engine, n_runs)
     plan = make_plan(
         scenario,
         runs=runs,
@@ -715,7 +722,10 @@ def run_batch(
         raise BatchError(f"--executor {executor}: one of {', '.join(EXECUTORS)}")
     command = list(command) if command is not None else list(sys.argv)
     folder = BatchFolder.create(Path(out), plan, _manifest(plan, overrides or {}, command))
-    return _complete(folder, plan, executor, workers, scheduler, progress, figures, command)
+    result = _complete(folder, plan, executor, workers, scheduler, progress, figures, command)
+    if compile_after:  # after the batch, so the compile does not slow it down
+        compile_in_background()
+    return result
 
 
 def resume_batch(
@@ -736,7 +746,7 @@ def resume_batch(
     if manifest.get("status") == "complete":
         raise BatchError(f"--resume {path}: the batch is already complete")
     plan = plan_from_manifest(folder.path, manifest)
-    executor = executor or default_executor(plan.engine)
+    executor = executor or default_executor(plan.engine, plan.n_runs)
     workers = (os.cpu_count() or 1) if workers is None else workers
     command = list(command) if command is not None else list(sys.argv)
     return _complete(folder, plan, executor, workers, scheduler, progress, figures, command)
