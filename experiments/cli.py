@@ -19,6 +19,10 @@ from model.scenario import ScenarioError, load_scenario, parse_override
 __all__ = ["main"]
 
 
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
 class UsageError(Exception):
     """A bad command-line value: reported in one line, exit status 2."""
 
@@ -46,6 +50,39 @@ def _seed(text: str) -> int:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, as for scenario errors
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} must be in [1, 65535]")
+    return value
+
+
+def add_app_parser(subparsers) -> argparse.ArgumentParser:
+    """The ``app`` command's parser (here, so that other commands need not import Solara)."""
+    parser = subparsers.add_parser(
+        "app",
+        help="serve the interactive dashboard in the browser",
+        description="Serve the dashboard (Solara): tweak balancing parameters, events and the "
+        "seed, run one seed or a 50-seed ensemble, and save the settings as a scenario file.",
+    )
+    parser.add_argument(
+        "scenario",
+        nargs="?",
+        help="scenario file opened first (default: scenarios/baseline.toml); the picker lists "
+        "the scenario files beside it",
+    )
+    parser.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
+    )
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -213,6 +250,7 @@ def _parser() -> argparse.ArgumentParser:
     from experiments.sensitivity import add_parser as add_sensitivity_parser
 
     add_sensitivity_parser(sub)
+    add_app_parser(sub)
 
     show = sub.add_parser("show", help="print the resolved scenario with values and sources")
     show.add_argument("scenario")
@@ -262,6 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("plot", "compare", "discover", "report"):
             return _analyse(args)
+        if args.command == "app":
+            from experiments.app import app_command
+
+            return app_command(args)
         if args.command == "sensitivity":
             from experiments.sensitivity import command as sensitivity_command
 
@@ -282,7 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides = dict(parse_override(text) for text in getattr(args, "overrides", []))
             scenario = load_scenario(args.scenario, overrides)
             if args.command == "show":
-                print(_show(scenario))
+                try:
+                    print(_show(scenario), flush=True)
+                except BrokenPipeError:  # e.g. `multivector show ... | head`
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
                 return 0
             result = _run(args, scenario, overrides, command)
     except (ScenarioError, UsageError, BatchError) as error:

@@ -1,0 +1,1226 @@
+"""The interactive dashboard: tweak balancing parameters and watch the trajectories.
+
+``multivector app [SCENARIO] [--port P] [--host H]`` serves a Solara page (on 127.0.0.1:8765 by
+default) on top of :class:`model.model.MultivectorModel`. Its sidebar picks a scenario file and a
+seed, sets each state's balancing propensity and inertia and each power's rivalry response, and
+switches key events off; its main area shows the dependence trajectories, the partner shares,
+the Russia / China / West alignment simplex and the current date, as the model steps or after a
+re-run. A button runs a 50-seed ensemble with the current settings and shows its 5-95% bands;
+another saves the settings as a scenario file that ``extends`` the one picked, so an interesting
+setting becomes a batch with ``multivector run``.
+
+The module has two layers. A pure-Python core turns settings into a validated scenario (or the
+one-line :class:`~model.scenario.ScenarioError` message), runs one seed or an ensemble, builds
+the figures (matplotlib's object API, no pyplot) and writes the scenario file; tests call it
+without a browser. Thin Solara components on top (:func:`Page`) hold the page's state.
+
+Seeds follow ``multivector run``: the dashboard's seed is the batch seed, the run shown is its
+replicate 0 and the ensemble its replicates 0-49, so ``multivector run FILE --seed S --runs 50``
+reproduces the ensemble exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import os
+import re
+import socket
+import sys
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import solara
+from matplotlib import patheffects
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MultipleLocator
+
+from experiments.batch import compile_in_background, replicate_seeds
+from experiments.cli import add_app_parser
+from experiments.figures import OKABE_ITO, STYLE
+from experiments.tables import measure_batch
+from model.ensemble import compiled_already, simulate_ensemble
+from model.model import MultivectorModel
+from model.scenario import Event, Scenario, ScenarioError, load_scenario
+
+__all__ = [
+    "Control",
+    "Ensemble",
+    "Page",
+    "SaveError",
+    "Simulation",
+    "Trajectory",
+    "app_command",
+    "apply_settings",
+    "controls",
+    "dependence_figure",
+    "key_events",
+    "run_ensemble",
+    "save_settings",
+    "scenario_files",
+    "shares_figure",
+    "simplex_figure",
+    "single_run",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO_DIR = ROOT / "scenarios"
+DEFAULT_SCENARIO = SCENARIO_DIR / "baseline.toml"
+SCENARIO_ENV = "MULTIVECTOR_APP_SCENARIO"
+"""The environment variable through which :func:`app_command` tells the page what to open."""
+ENSEMBLE_RUNS = 50
+ORIGIN = "dashboard"
+"""The 'file' named in messages about the dashboard's own values."""
+
+# the events a user can switch off (when the scenario has them), in date order
+KEY_EVENTS = (
+    "afghanistan_operation_2001",
+    "uzb_us_rupture_2005",
+    "tkm_chn_pipeline_2009",
+    "bri_2013",
+    "eaeu_2015",
+    "mirziyoyev_2016",
+)
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_DEFAULT_COLOUR = OKABE_ITO[0]
+_REFERENCE_COLOUR = "#8c8c8c"
+
+
+# --------------------------------------------------------------------------------------------
+# scenarios and settings
+
+
+def scenario_files(folder: str | Path) -> list[Path]:
+    """The scenario files in ``folder`` and its subfolders: the folder's own first, by name.
+
+    Every ``*.toml`` with a ``[scenario]`` table or an ``extends`` key, so not the pattern
+    registry ``patterns.toml``. A file that is not valid TOML is listed all the same: picking
+    it shows its error.
+    """
+    folder = Path(folder)
+    found = []
+    paths = folder.rglob("*.toml")
+    for path in sorted(paths, key=lambda p: (len(p.relative_to(folder).parts), p.as_posix())):
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            found.append(path)
+            continue
+        if "scenario" in data or "extends" in data:
+            found.append(path)
+    return found
+
+
+@lru_cache(maxsize=32)
+def _load(path: str, stamp: int) -> Scenario:
+    return load_scenario(path)
+
+
+def load_base(path: str | Path) -> Scenario:
+    """:func:`~model.scenario.load_scenario`, cached until the file changes (scenarios are frozen).
+
+    Raises
+    ------
+    ScenarioError
+        The file's one-line error (also for a missing file).
+    """
+    try:
+        stamp = Path(path).stat().st_mtime_ns
+    except OSError:
+        stamp = 0
+    return _load(str(path), stamp)
+
+
+def _shown(path: str | Path) -> str:
+    """``path`` relative to the working folder when it lies below it, else absolute."""
+    absolute = Path(path).absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+@dataclass(frozen=True)
+class Control:
+    """One slider: the scenario key it sets, its label (a state or power), quantity and range.
+
+    ``inverted`` sliders show ``1 - value``: the inertia slider sets a state's
+    ``adjustment_rate`` (the share of the gap to its target ties closed each month), and
+    inertia is the share of its ties a state keeps, ``1 - adjustment_rate``.
+    """
+
+    key: str
+    label: str
+    quantity: str
+    lo: float
+    hi: float
+    step: float
+    inverted: bool = False
+
+    def shown(self, value: float) -> float:
+        """The slider position for a scenario value."""
+        return round(1.0 - value, 6) if self.inverted else float(value)
+
+    def stored(self, position: float) -> float:
+        """The scenario value for a slider position."""
+        return round(1.0 - position, 6) if self.inverted else round(float(position), 6)
+
+    def snapped(self, position: float) -> float:
+        """``position`` on the slider's grid of steps, rounded as the browser's slider rounds it.
+
+        The page gives the slider this position: a value between two steps would be snapped
+        by the browser, which reports the snapped value back as if the user had moved it.
+        """
+        steps = math.floor((position - self.lo) / self.step + 0.5)
+        decimals = len(f"{self.step:g}".partition(".")[2])
+        return float(round(min(max(self.lo + steps * self.step, self.lo), self.hi), decimals))
+
+    @property
+    def css(self) -> str:
+        """A CSS class naming the control, e.g. ``mv-slider-states-KAZ-balancing_propensity``."""
+        return "mv-slider-" + self.key.replace(".", "-")
+
+
+def controls(scenario: Scenario) -> dict[str, list[Control]]:
+    """The sliders under their headings; the ranges are those the scenario validation allows."""
+    return {
+        "Balancing propensity": [
+            Control(
+                f"states.{s.id}.balancing_propensity", s.name, "balancing propensity", 0, 20, 0.01
+            )
+            for s in scenario.states
+        ],
+        "Inertia (share of ties kept each month)": [
+            Control(f"states.{s.id}.adjustment_rate", s.name, "inertia", 0, 1, 0.001, inverted=True)
+            for s in scenario.states
+        ],
+        "Rivalry response": [
+            Control(f"powers.{p.id}.rivalry_response", p.name, "rivalry response", 0, 20, 0.01)
+            for p in scenario.powers
+        ],
+    }
+
+
+def key_events(scenario: Scenario) -> list[Event]:
+    """The scenario's events among :data:`KEY_EVENTS`, in date order."""
+    return [e for e in scenario.events if e.id in KEY_EVENTS]
+
+
+def current_value(scenario: Scenario, key: str) -> Any:
+    """The value of a ``states.<S>.<field>``, ``powers.<P>.<field>`` or ``events.<id>.<field>``."""
+    section, ident, name = key.split(".")
+    items = {"states": scenario.states, "powers": scenario.powers, "events": scenario.events}
+    for item in items[section]:
+        if item.id == ident:
+            return getattr(item, name)
+    raise KeyError(key)
+
+
+def _same(own: Any, value: Any) -> bool:
+    if isinstance(own, bool) or isinstance(value, bool):
+        return own is value
+    try:
+        return math.isclose(float(own), float(value), rel_tol=0, abs_tol=1e-9)
+    except (TypeError, ValueError):
+        return False
+
+
+def set_override(
+    base: Scenario, overrides: Mapping[str, Any], key: str, value: Any
+) -> dict[str, Any]:
+    """``overrides`` with ``key`` set to ``value``, or dropped when that is the base's own value.
+
+    Nothing is validated here: :func:`apply_settings` does that, so any value can be held and
+    its message shown.
+    """
+    new = dict(overrides)
+    try:
+        own = current_value(base, key)
+    except (KeyError, ValueError):
+        own = None
+    if _same(own, value):
+        new.pop(key, None)
+    else:
+        new[key] = value
+    return new
+
+
+def check_seed(seed: Any) -> str | None:
+    """None for a usable seed, else a one-line message."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
+        return f"{ORIGIN}: seed = {seed!r}: a whole number in [0, 2^63)"
+    return None
+
+
+def apply_settings(base: Scenario, overrides: Mapping[str, Any]) -> Scenario:
+    """The base scenario with the dashboard's values, validated.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the key, the value and what is allowed (also when an event would push
+        a parameter out of its range).
+    """
+    return base.with_overrides(dict(overrides), file=ORIGIN) if overrides else base
+
+
+def try_settings(
+    base: Scenario, overrides: Mapping[str, Any], seed: Any
+) -> tuple[Scenario | None, str | None]:
+    """``(scenario, None)`` for valid settings, ``(None, message)`` otherwise; never raises."""
+    message = check_seed(seed)
+    if message:
+        return None, message
+    try:
+        return apply_settings(base, overrides), None
+    except ScenarioError as error:
+        return None, str(error)
+
+
+# --------------------------------------------------------------------------------------------
+# runs
+
+
+def run_seed(seed: int) -> int:
+    """The seed of the run shown: replicate 0 of batch seed ``seed``, as ``multivector run``."""
+    return int(replicate_seeds(int(seed), 1)[0])
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """One run's measures from the first month to the month it has reached.
+
+    Attributes
+    ----------
+    scenario : the scenario it ran
+    seed : the dashboard (batch) seed; the run is its replicate 0
+    settings : the dashboard's overrides it ran with (key path -> value)
+    month : months simulated so far (0 .. ``scenario.n_steps``)
+    dependence : (month + 1, S) largest partner share of the dimension-weighted ties
+    shares : (month + 1, S, P) dimension-weighted partner shares
+    poles : (month + 1, S, Q) shares of the alignment poles (e.g. Russia, China, West)
+    """
+
+    scenario: Scenario
+    seed: int
+    settings: tuple[tuple[str, Any], ...]
+    month: int
+    dependence: np.ndarray
+    shares: np.ndarray
+    poles: np.ndarray
+
+    @property
+    def dates(self) -> np.ndarray:
+        """The months recorded, ``datetime64[M]``."""
+        return self.scenario.dates[: self.month + 1]
+
+    @property
+    def date(self) -> str:
+        """The current month, ``YYYY-MM``."""
+        return str(self.dates[-1])
+
+    @property
+    def finished(self) -> bool:
+        return self.month >= self.scenario.n_steps
+
+    def key(self) -> tuple:
+        """What the run depends on: scenario file, settings and seed."""
+        return (self.scenario.file, self.settings, self.seed)
+
+
+def _settings_key(overrides: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(overrides.items()))
+
+
+def start_model(scenario: Scenario, seed: int) -> MultivectorModel:
+    """The Mesa model of ``scenario`` at its first month, seeded as replicate 0 of ``seed``."""
+    return MultivectorModel(scenario, rng=run_seed(seed))
+
+
+def trajectory(model: MultivectorModel, seed: int, overrides: Mapping[str, Any] = ()) -> Trajectory:
+    """Measure the months ``model`` has recorded (a snapshot: later steps do not change it)."""
+    month = model.month_step
+    out = measure_batch(
+        model.config,
+        model.ties_history[: month + 1],
+        model.regional_history[: month + 1],
+    )
+    return Trajectory(
+        scenario=model.config,
+        seed=int(seed),
+        settings=_settings_key(dict(overrides)),
+        month=month,
+        dependence=out["largest_share"][..., -1],
+        shares=out["shares"][..., -1],
+        poles=out["poles"],
+    )
+
+
+def single_run(scenario: Scenario, seed: int, overrides: Mapping[str, Any] = ()) -> Trajectory:
+    """Run ``scenario`` to its end with the dashboard seed ``seed``."""
+    return trajectory(start_model(scenario, seed).run(), seed, overrides)
+
+
+class Simulation:
+    """A Mesa model being stepped, with the dashboard settings it started from.
+
+    Parameters
+    ----------
+    model : the model, at any month
+    seed : the dashboard seed (the model is its replicate 0)
+    overrides : the dashboard's values the scenario was built with
+    """
+
+    def __init__(self, model: MultivectorModel, seed: int, overrides: Mapping[str, Any]):
+        self.model, self.seed, self.overrides = model, int(seed), dict(overrides)
+
+    @classmethod
+    def start(cls, scenario: Scenario, seed: int, overrides: Mapping[str, Any] = ()) -> Simulation:
+        """A new model of ``scenario`` at its first month."""
+        return cls(start_model(scenario, seed), seed, dict(overrides))
+
+    @property
+    def finished(self) -> bool:
+        return not self.model.running
+
+    def advance(self, months: int | None) -> Trajectory:
+        """Step ``months`` months (None: to the end) and return the trajectory so far."""
+        if months is None:
+            self.model.run()
+        for _ in range(months or 0):
+            if self.finished:
+                break
+            self.model.step()
+        return trajectory(self.model, self.seed, self.overrides)
+
+
+@dataclass(frozen=True, eq=False)
+class Ensemble:
+    """An ensemble's dependence bands and final alignment.
+
+    Attributes
+    ----------
+    scenario, seed, settings : as for :class:`Trajectory`
+    runs : number of runs (replicates 0 .. runs - 1 of batch seed ``seed``)
+    dependence : (3, T + 1, S) the 5%, 50% and 95% quantiles over runs, every month
+    final_dependence : (runs, S) each run's dependence in the final month
+    final_poles : (runs, S, Q) each run's pole shares in the final month
+    """
+
+    scenario: Scenario
+    seed: int
+    settings: tuple[tuple[str, Any], ...]
+    runs: int
+    dependence: np.ndarray
+    final_dependence: np.ndarray
+    final_poles: np.ndarray
+
+    def key(self) -> tuple:
+        return (self.scenario.file, self.settings, self.seed)
+
+
+def run_ensemble(
+    scenario: Scenario, seed: int, runs: int = ENSEMBLE_RUNS, overrides: Mapping[str, Any] = ()
+) -> Ensemble:
+    """Run replicates ``0 .. runs - 1`` of batch seed ``seed``, every month recorded.
+
+    Uses the compiled ensemble engine when it is compiled (or cached on disk), else the Mesa
+    model run by run (identical results, no compile wait); :func:`app_command` starts the
+    compile in the background.
+    """
+    seeds = replicate_seeds(int(seed), runs)
+    if compiled_already():
+        ties, regional = simulate_ensemble(scenario.compiled, seeds)
+    else:
+        models = [MultivectorModel(scenario, rng=int(s)).run() for s in seeds]
+        ties = np.stack([m.ties_history for m in models])
+        regional = np.stack([m.regional_history for m in models])
+    out = measure_batch(scenario, ties, regional)
+    dependence = out["largest_share"][..., -1]  # (R, T + 1, S)
+    return Ensemble(
+        scenario=scenario,
+        seed=int(seed),
+        settings=_settings_key(dict(overrides)),
+        runs=runs,
+        dependence=np.quantile(dependence, [0.05, 0.5, 0.95], axis=0),
+        final_dependence=dependence[:, -1],
+        final_poles=out["poles"][:, -1],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+
+
+def _years(dates: np.ndarray) -> np.ndarray:
+    """Months as decimal years (1991-12 -> 1991.917): cheaper axes than dates, same picture."""
+    months = np.asarray(dates).astype("datetime64[M]").astype(np.int64)  # since 1970-01
+    return 1970 + months / 12
+
+
+def _date_axis(ax, scenario: Scenario) -> None:
+    ax.set_xlim(*_years(scenario.dates[[0, -1]]))
+    ax.xaxis.set_major_locator(MultipleLocator(10))
+    ax.xaxis.set_minor_locator(MultipleLocator(5))
+    ax.xaxis.set_major_formatter("{x:.0f}")
+    ax.grid(alpha=0.25)
+    ax.grid(alpha=0.12, which="minor")
+
+
+def _now_line(ax, run: Trajectory) -> None:
+    if not run.finished:
+        ax.axvline(_years(run.dates[-1:])[0], color="#444444", linewidth=0.8, linestyle=":")
+
+
+def _panels(n: int, width: float, height: float):
+    cols = 3
+    rows = math.ceil((n + 1) / cols)  # one spare panel for the legend
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).flat
+    for ax in axes[n:]:
+        ax.set_axis_off()
+    for k, ax in enumerate(axes[:n]):
+        if k + cols >= n:  # no panel below it: show its years
+            ax.xaxis.set_tick_params(labelbottom=True)
+    return fig, list(axes[:n]), axes[n]
+
+
+def dependence_figure(
+    run: Trajectory, reference: Trajectory | None = None, ensemble: Ensemble | None = None
+) -> Figure:
+    """Each state's dependence (largest partner share) over time, one panel per state.
+
+    ``run`` is drawn up to its current month; ``reference`` (the scenario as loaded, same seed)
+    in grey; ``ensemble`` as its median and 5-95% band.
+    """
+    scenario = run.scenario
+    with mpl.rc_context(STYLE):
+        fig, axes, spare = _panels(len(scenario.states), 10.5, 5.2)
+        years = _years(scenario.dates)
+        for i, (ax, state) in enumerate(zip(axes, scenario.states, strict=True)):
+            if ensemble is not None:
+                low, mid, high = ensemble.dependence[:, :, i]
+                ax.fill_between(years, low, high, color=_DEFAULT_COLOUR, alpha=0.18, linewidth=0)
+                ax.plot(years, mid, color=_DEFAULT_COLOUR, linewidth=1, linestyle="--")
+            if reference is not None:
+                ax.plot(years, reference.dependence[:, i], color=_REFERENCE_COLOUR, linewidth=1)
+            ax.plot(_years(run.dates), run.dependence[:, i], color=_DEFAULT_COLOUR, linewidth=1.8)
+            _now_line(ax, run)
+            ax.set_title(f"{state.name}: {run.dependence[-1, i]:.2f} in {run.date}", fontsize=10)
+            ax.set_ylim(0, 1)
+            _date_axis(ax, scenario)
+        for ax in axes[::3]:
+            ax.set_ylabel("Largest partner share")
+        handles = [Line2D([], [], color=_DEFAULT_COLOUR, linewidth=1.8, label="this run")]
+        if reference is not None:
+            handles.append(
+                Line2D(
+                    [], [], color=_REFERENCE_COLOUR, label=f"{Path(scenario.file).name} as loaded"
+                )
+            )
+        if ensemble is not None:
+            handles += [
+                Line2D(
+                    [],
+                    [],
+                    color=_DEFAULT_COLOUR,
+                    linestyle="--",
+                    label=f"median of {ensemble.runs} runs",
+                ),
+                Patch(color=_DEFAULT_COLOUR, alpha=0.18, linewidth=0, label="5-95% of runs"),
+            ]
+        spare.legend(handles=handles, loc="center", frameon=False, fontsize=10)
+        spare.text(
+            0.5,
+            0.02,
+            "Share of the largest partner in a state's ties,\n"
+            "weighted over dimensions (0-1; lower = more balanced)",
+            ha="center",
+            va="bottom",
+            fontsize=8.5,
+            color="#555555",
+            transform=spare.transAxes,
+        )
+        fig.suptitle(f"Dependence trajectories — {scenario.title}", fontsize=12)
+    return fig
+
+
+def shares_figure(run: Trajectory) -> Figure:
+    """Each state's partner shares (dimension-weighted) over time, stacked, one panel per state."""
+    scenario = run.scenario
+    colours = [OKABE_ITO[k % len(OKABE_ITO)] for k in range(len(scenario.powers))]
+    with mpl.rc_context(STYLE):
+        fig, axes, spare = _panels(len(scenario.states), 6.0, 4.6)
+        years = _years(run.dates)
+        for i, (ax, state) in enumerate(zip(axes, scenario.states, strict=True)):
+            ax.stackplot(years, run.shares[:, i, :].T, colors=colours, alpha=0.9, linewidth=0)
+            _now_line(ax, run)
+            ax.set_title(state.name, fontsize=10)
+            ax.set_ylim(0, 1)
+            _date_axis(ax, scenario)
+        for ax in axes[::3]:
+            ax.set_ylabel("Share of ties")
+        spare.legend(
+            handles=[
+                Patch(color=c, label=p.name) for c, p in zip(colours, scenario.powers, strict=True)
+            ],
+            loc="center",
+            frameon=False,
+            fontsize=9,
+        )
+        fig.suptitle(f"Partner shares (weighted over dimensions), to {run.date}", fontsize=12)
+    return fig
+
+
+def simplex_xy(poles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project three pole shares onto a triangle (pole 0 bottom left, 1 bottom right, 2 top).
+
+    The shares are renormalised to sum to 1 (other partners are left out); returns x and y.
+    """
+    p = np.asarray(poles, dtype=float)
+    total = p.sum(axis=-1, keepdims=True)
+    p = np.divide(p, total, out=np.full_like(p, 1 / 3), where=total > 0)
+    return p[..., 1] + 0.5 * p[..., 2], p[..., 2] * math.sqrt(3) / 2
+
+
+def simplex_figure(run: Trajectory, ensemble: Ensemble | None = None) -> Figure:
+    """The states' paths in the alignment simplex of the scenario's three poles."""
+    scenario = run.scenario
+    names = [name for name, _ in scenario.alignment.poles]
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(4.6, 4.6), layout="constrained")
+        ax = fig.subplots()
+        ax.set_axis_off()
+        ax.set_aspect("equal")
+        if len(names) != 3:
+            ax.text(
+                0.5, 0.5, f"The simplex needs 3 alignment poles; this scenario has {len(names)}."
+            )
+            return fig
+        h = math.sqrt(3) / 2
+        ax.plot([0, 1, 0.5, 0], [0, 0, h, 0], color="#333333", linewidth=1)
+        for level in (0.2, 0.4, 0.6, 0.8):  # grid lines: each pole's share = level
+            for a, b in ((0, 1), (1, 2), (2, 0)):
+                ends = np.zeros((2, 3))
+                ends[:, a] = level
+                ends[0, b], ends[1, 3 - a - b] = 1 - level, 1 - level
+                x, y = simplex_xy(ends)
+                ax.plot(x, y, color="#dddddd", linewidth=0.6, zorder=0)
+        members = dict(scenario.alignment.poles)
+        for (x, y), name, align in zip(
+            ((0, 0), (1, 0), (0.5, h)),
+            names,
+            (("right", "top"), ("left", "top"), ("center", "bottom")),
+            strict=True,
+        ):
+            label = name if len(members[name]) == 1 else f"{name} ({'+'.join(members[name])})"
+            ax.text(
+                x,
+                y + (0.03 if align[1] == "bottom" else -0.03),
+                label,
+                ha=align[0],
+                va=align[1],
+                fontsize=11,
+                fontweight="bold",
+            )
+        yearly = np.unique(np.r_[np.arange(0, run.month + 1, 12), run.month])  # smoother paths
+        outline = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+        for i, state in enumerate(scenario.states):
+            colour = OKABE_ITO[i % len(OKABE_ITO)]
+            if ensemble is not None:
+                ex, ey = simplex_xy(ensemble.final_poles[:, i])
+                ax.scatter(ex, ey, s=9, color=colour, alpha=0.35, linewidth=0)
+            x, y = simplex_xy(run.poles[yearly, i])
+            ax.plot(x, y, color=colour, linewidth=1.4, alpha=0.9, label=state.name)
+            ax.scatter(x[:1], y[:1], s=30, facecolor="white", edgecolor=colour, zorder=3)
+            ax.scatter(x[-1:], y[-1:], s=45, color=colour, edgecolor="white", zorder=4)
+            ax.annotate(
+                state.id,
+                (x[-1], y[-1]),
+                xytext=(6, 4),
+                textcoords="offset points",
+                fontsize=9,
+                fontweight="bold",
+                color=colour,
+                path_effects=outline,
+                zorder=5,
+            )
+        ax.legend(loc="upper left", frameon=False, fontsize=9, bbox_to_anchor=(0.0, 1.0))
+        note = f"○ {scenario.dates[0]}   ● {run.date}   (a point a year; grid every 20%)"
+        if ensemble is not None:
+            note += f"\ndots: the {ensemble.runs} runs' positions in {scenario.dates[-1]}"
+        ax.text(0.5, -0.09, note, ha="center", va="top", fontsize=9, color="#555555")
+        ax.set_xlim(-0.1, 1.1)
+        ax.set_ylim(-0.2, h + 0.08)
+        fig.suptitle(
+            f"Alignment: {' / '.join(names)}\n(the poles' shares, renormalised to sum to 1)",
+            fontsize=11,
+        )
+    return fig
+
+
+def summary_html(run: Trajectory, reference: Trajectory | None, ensemble: Ensemble | None) -> str:
+    """A table of each state's dependence now, in the scenario as loaded and in the ensemble.
+
+    Each row carries ``data-state`` and ``data-dependence`` attributes (the end-to-end test
+    reads them).
+    """
+    scenario = run.scenario
+    last = run.month
+    head = ["State", f"Dependence {run.date}", "Largest partner"]
+    if reference is not None:
+        head.append(f"{Path(scenario.file).name} as loaded")
+    if ensemble is not None:
+        head.append(f"{ensemble.runs} runs, {scenario.dates[-1]}: median (5-95%)")
+    rows = []
+    for i, state in enumerate(scenario.states):
+        value = float(run.dependence[last, i])
+        partner = scenario.powers[int(np.argmax(run.shares[last, i]))].name
+        cells = [html.escape(state.name), f"{value:.3f}", html.escape(partner)]
+        if reference is not None:
+            cells.append(f"{reference.dependence[last, i]:.3f}")
+        if ensemble is not None:
+            low, mid, high = np.quantile(ensemble.final_dependence[:, i], [0.05, 0.5, 0.95])
+            cells.append(f"{mid:.3f} ({low:.3f}-{high:.3f})")
+        rows.append(
+            f'<tr data-state="{state.id}" data-dependence="{value:.6f}">'
+            + "".join(f"<td>{c}</td>" for c in cells)
+            + "</tr>"
+        )
+    return (
+        '<table class="mv-table"><thead><tr>'
+        + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def _changed(n: int) -> str:
+    return "the scenario's own values" if n == 0 else f"{n} value{'s' * (n != 1)} changed"
+
+
+def latest_event(run: Trajectory) -> Event | None:
+    """The last enabled event on or before the run's current month."""
+    month = run.scenario.start + run.month
+    passed = [e for e in run.scenario.events if e.enabled and e.month <= month]
+    return max(passed, key=lambda e: e.month, default=None)
+
+
+# --------------------------------------------------------------------------------------------
+# saving the settings as a scenario
+
+
+class SaveError(ValueError):
+    """Why the settings could not be saved: one line."""
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        text = repr(float(value))
+        return text if any(c in text for c in ".en") else text + ".0"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def scenario_text(
+    base: Scenario,
+    overrides: Mapping[str, Any],
+    seed: int,
+    *,
+    name: str,
+    extends: str,
+) -> str:
+    """The TOML of a scenario that ``extends`` ``base`` with the dashboard's values.
+
+    Every changed value is written with its source (``{ value = ..., source = "dashboard: ..."
+    }``); event switches as ``events.<id>.enabled = false``; a changed seed as ``run.seed``.
+    """
+    lines = [
+        f"# Saved by the multivector dashboard on {date.today().isoformat()}: {extends} with the",
+        "# values below changed. Run it as a batch, e.g. the dashboard's ensemble:",
+        f"#   multivector run THIS_FILE --runs {ENSEMBLE_RUNS}",
+        f"extends = {_toml(extends)}",
+        "",
+        f"scenario.name = {_toml(name)}",
+        f"scenario.title = {_toml(f'{base.title} — dashboard settings')}",
+    ]
+    if seed != base.seed:
+        source = f"dashboard: the seed of the runs shown (was {base.seed})"
+        lines.append(f"run.seed = {{ value = {_toml(int(seed))}, source = {_toml(source)} }}")
+    for key in sorted(overrides, key=lambda k: (k.startswith("events."), k)):
+        value = overrides[key]
+        if key.startswith("events."):
+            lines.append(f"{key} = {_toml(value)}")
+            continue
+        old = current_value(base, key)
+        if key.endswith(".adjustment_rate"):
+            source = f"dashboard: inertia {1 - value:.6g} (was {1 - old:.6g} in {extends})"
+        else:
+            source = f"dashboard: was {old:.6g} in {extends}"
+        lines.append(f"{key} = {{ value = {_toml(value)}, source = {_toml(source)} }}")
+    return "\n".join(lines) + "\n"
+
+
+def save_settings(
+    base_path: str | Path,
+    overrides: Mapping[str, Any],
+    seed: int,
+    name: str,
+    folder: str | Path | None = None,
+) -> Path:
+    """Write the settings as ``<folder>/<name>.toml`` extending ``base_path``; never overwrites.
+
+    Parameters
+    ----------
+    base_path : the scenario file the settings change
+    overrides : key path -> value, as the dashboard holds them
+    seed : the dashboard seed (written as ``run.seed`` when it is not the base's)
+    name : the new scenario's name and file name (letters, digits, ``-``, ``_``, ``.``)
+    folder : where to write (default: beside ``base_path``)
+
+    Returns
+    -------
+    Path
+        The file written; it loads with :func:`~model.scenario.load_scenario`.
+
+    Raises
+    ------
+    SaveError
+        A bad name, nothing to save, an existing file, or values the scenario rejects.
+    """
+    name = name.strip().removesuffix(".toml")
+    if not _FILE_NAME.match(name):
+        raise SaveError(f"save as {name!r}: a name of letters, digits, '-', '_' or '.'")
+    base_path = Path(base_path)
+    base = load_base(base_path)
+    if not overrides and seed == base.seed:
+        raise SaveError(f"nothing to save: every value is {_shown(base_path)}'s own")
+    message = check_seed(seed)
+    if message:
+        raise SaveError(message)
+    try:
+        apply_settings(base, overrides)
+    except ScenarioError as error:
+        raise SaveError(str(error)) from None
+    folder = Path(folder) if folder is not None else base_path.parent
+    path = folder / f"{name}.toml"
+    extends = os.path.relpath(base_path.absolute(), folder.absolute())
+    text = scenario_text(base, overrides, seed, name=name, extends=Path(extends).as_posix())
+    try:
+        with path.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise SaveError(f"{_shown(path)}: exists already; choose another name") from None
+    except OSError as error:
+        raise SaveError(f"{_shown(path)}: cannot write ({error.strerror})") from None
+    try:
+        load_scenario(path)
+    except ScenarioError as error:  # pragma: no cover - the values were validated above
+        path.unlink()
+        raise SaveError(str(error)) from None
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# the page
+
+_CSS = """
+.mv-sidebar-heading { font-weight: 600; font-size: 14px; margin: 10px 0 0 0; }
+.mv-slider { margin: 0 0 -6px 0; }
+.mv-slider .v-input__slot > .v-label { display: none; }
+.mv-slider-label { font-size: 13px; display: flex; justify-content: space-between; }
+.mv-slider-label .mv-changed { color: #D55E00; font-weight: 600; }
+.mv-date { font-size: 30px; font-weight: 600; line-height: 1.1; white-space: nowrap; }
+.mv-muted { color: #666666; font-size: 13px; }
+.mv-figure img { max-width: 100%; height: auto; }
+.mv-events .v-input { margin-top: 0; padding-top: 0; }
+.mv-events .v-messages { display: none; }
+.mv-events label { font-size: 13px; line-height: 1.25; }
+.mv-table { border-collapse: collapse; font-size: 13px; margin: 4px 0; }
+.mv-table th, .mv-table td { padding: 2px 10px; text-align: right; }
+.mv-table th:first-child, .mv-table td:first-child { text-align: left; }
+.mv-table thead th { border-bottom: 1px solid #999999; font-weight: 600; }
+"""
+
+
+@solara.component
+def ParameterSlider(
+    control: Control, value: float, own: float, on_value: Callable[[str, float], None]
+):
+    """A labelled slider showing its value, marked when it differs from the scenario's own."""
+    position = control.shown(value)
+    changed = not _same(own, value)
+    with solara.Div(classes=["mv-slider", control.css]):
+        with solara.Div(classes=["mv-slider-label"]):
+            solara.Text(control.label)
+            solara.Text(
+                f"{position:.3f}" + (f" (was {control.shown(own):.3f})" if changed else ""),
+                classes=["mv-value", "mv-changed"] if changed else ["mv-value"],
+            )
+        solara.SliderFloat(
+            label=f"{control.label} {control.quantity}",  # its accessible name; CSS hides it
+            value=control.snapped(position),
+            min=control.lo,
+            max=control.hi,
+            step=control.step,
+            on_value=lambda x: on_value(control.key, control.stored(x)),
+            thumb_label=False,
+        )
+
+
+@solara.component
+def FigureView(figure: Figure, name: str):
+    """A matplotlib figure as an image scaled to the column width (class ``mv-figure-<name>``)."""
+    with solara.Div(classes=["mv-figure", f"mv-figure-{name}"]):
+        solara.FigureMatplotlib(figure, dependencies=[id(figure)], format="png", dpi=110)
+
+
+@solara.component
+def Dashboard(initial: str):
+    """The whole page; ``initial`` is the scenario file opened first."""
+    initial_path = Path(initial)
+    revision = solara.use_reactive(0)  # bumped when a scenario file is saved
+    path = solara.use_reactive(str(initial_path))
+    seed = solara.use_reactive(None)  # None: the scenario's run.seed
+    overrides = solara.use_reactive({})
+    run = solara.use_reactive(None)  # the Trajectory shown once the user ran or stepped
+    ensemble = solara.use_reactive(None)
+    save_name = solara.use_reactive("")
+    notice = solara.use_reactive(None)  # (kind, text) after saving
+    simulation = solara.use_ref(None)  # the Simulation being stepped
+
+    def list_files():
+        """Picker label (path relative to the opened scenario's folder) -> path."""
+        folder = initial_path.parent
+        files = {f.relative_to(folder).as_posix(): f for f in scenario_files(folder)}
+        if initial_path.name not in files:
+            files[initial_path.name] = initial_path
+        return files
+
+    files = solara.use_memo(list_files, [initial, revision.value])
+
+    def load():
+        try:
+            return load_base(path.value), None
+        except ScenarioError as error:
+            return None, str(error)
+
+    base, load_error = solara.use_memo(load, [path.value])
+    seed_value = seed.value if seed.value is not None or base is None else base.seed
+
+    def settings():
+        if base is None:
+            return None, load_error
+        return try_settings(base, overrides.value, seed_value)
+
+    scenario, error = solara.use_memo(settings, [base, _settings_key(overrides.value), seed_value])
+
+    def reference_run():
+        return None if base is None or check_seed(seed_value) else single_run(base, seed_value)
+
+    reference = solara.use_memo(reference_run, [base, seed_value])
+    shown = run.value if run.value is not None else reference
+    bands = ensemble.value
+    if bands is not None and (shown is None or bands.key() != shown.key()):
+        bands = None
+    compare = (
+        reference
+        if shown is not None and reference is not None and shown.key() != reference.key()
+        else None
+    )
+    figures = solara.use_memo(
+        lambda: (
+            None
+            if shown is None
+            else (
+                dependence_figure(shown, compare, bands),
+                shares_figure(shown),
+                simplex_figure(shown, bands),
+            )
+        ),
+        [shown, compare, bands],
+    )
+
+    def pick(name: str):
+        path.set(str(files[name]))
+        overrides.set({})
+        seed.set(None)
+        run.set(None)
+        ensemble.set(None)
+        notice.set(None)
+        simulation.current = None
+
+    def set_value(key: str, value: Any):
+        overrides.set(set_override(base, overrides.value, key, value))
+
+    def reset_values():
+        overrides.set({})
+        seed.set(None)
+
+    def advance(months: int | None, restart: bool):
+        """Restart with the current settings (or continue), then step; None steps to the end."""
+        current = simulation.current
+        if restart or current is None or current.finished:
+            if scenario is None:
+                return
+            current = simulation.current = Simulation.start(scenario, seed_value, overrides.value)
+        run.set(current.advance(months))
+
+    def do_ensemble():
+        if scenario is None:
+            return
+        advance(None, restart=True)
+        ensemble.set(run_ensemble(scenario, seed_value, ENSEMBLE_RUNS, overrides.value))
+
+    def do_save():
+        name = save_name.value or f"{base.name}-dashboard"
+        try:
+            saved = save_settings(path.value, overrides.value, seed_value, name)
+        except SaveError as problem:
+            notice.set(("error", str(problem)))
+            return
+        notice.set(("success", f"Saved {_shown(saved)}: multivector run {_shown(saved)}"))
+        revision.set(revision.value + 1)
+
+    current_key = (
+        None if scenario is None else (scenario.file, _settings_key(overrides.value), seed_value)
+    )
+    stale = shown is not None and current_key is not None and shown.key() != current_key
+    blocked = scenario is None
+
+    solara.Style(_CSS)
+    solara.Title("multivector dashboard")
+    with solara.Sidebar(), solara.Column(gap="6px"):
+        solara.Select(
+            label="Scenario",
+            values=list(files),
+            value=next((k for k, f in files.items() if str(f) == path.value), None),
+            on_value=pick,
+        )
+        solara.InputInt(
+            label="Seed (batch seed; the run shown is replicate 0)",
+            value=seed_value if base is not None else 0,
+            on_value=seed.set,
+        )
+        with solara.Row(gap="6px"):
+            solara.Button(
+                "Run",
+                on_click=lambda: advance(None, restart=True),
+                color="primary",
+                disabled=blocked,
+                classes=["mv-run"],
+            )
+            solara.Button(
+                f"Ensemble ({ENSEMBLE_RUNS} seeds)",
+                on_click=do_ensemble,
+                disabled=blocked,
+                classes=["mv-ensemble"],
+            )
+        with solara.Row(gap="2px"):
+            solara.Button(
+                "Restart",
+                on_click=lambda: advance(0, restart=True),
+                disabled=blocked,
+                text=True,
+            )
+            solara.Button(
+                "+1 month",
+                on_click=lambda: advance(1, restart=False),
+                disabled=blocked,
+                text=True,
+            )
+            solara.Button(
+                "+1 year",
+                on_click=lambda: advance(12, restart=False),
+                disabled=blocked,
+                text=True,
+            )
+        if base is not None:
+            for heading, group in controls(base).items():
+                solara.Div(children=[heading], classes=["mv-sidebar-heading"])
+                for control in group:
+                    own = current_value(base, control.key)
+                    ParameterSlider(control, overrides.value.get(control.key, own), own, set_value)
+            events = key_events(base)
+            if events:
+                solara.Div(
+                    children=["Events (untick to switch off)"], classes=["mv-sidebar-heading"]
+                )
+                with solara.Div(classes=["mv-events"]):
+                    for event in events:
+                        key = f"events.{event.id}.enabled"
+                        solara.Checkbox(
+                            label=f"{event.date} {event.title}",
+                            value=overrides.value.get(key, event.enabled),
+                            on_value=lambda on, key=key: set_value(key, bool(on)),
+                        )
+            solara.Button("Reset to the scenario's values", on_click=reset_values, text=True)
+            solara.Div(children=["Save as scenario"], classes=["mv-sidebar-heading"])
+            solara.InputText(
+                label="Name (file name, without .toml)",
+                value=save_name.value or f"{base.name}-dashboard",
+                on_value=save_name.set,
+                continuous_update=True,
+            )
+            solara.Button(
+                "Save settings as scenario",
+                on_click=do_save,
+                disabled=blocked,
+                outlined=True,
+                classes=["mv-save"],
+            )
+            if notice.value is not None:
+                kind, text = notice.value
+                (solara.Success if kind == "success" else solara.Error)(text, dense=True)
+
+    with solara.Column(gap="8px"):
+        # messages live in a container of their own, so that showing one does not move the
+        # figures to new positions in the tree (which would redraw them)
+        with solara.Column(gap="4px", classes=["mv-messages"]):
+            if error:
+                solara.Error(f"Cannot run these settings: {error}", classes=["mv-error"])
+            if shown is None:
+                solara.Info("Nothing to show yet: correct the settings above, then press Run.")
+            if stale:
+                solara.Warning(
+                    "The settings changed since this run: press Run (or Restart) to apply them.",
+                    dense=True,
+                    classes=["mv-stale"],
+                )
+            if shown is not None and not np.all(np.isfinite(shown.dependence)):
+                solara.Warning("This run produced non-finite values; try less extreme settings.")
+        if shown is not None:
+            RunView(shown, compare, bands, figures)
+
+
+@solara.component
+def RunView(
+    shown: Trajectory,
+    compare: Trajectory | None,
+    bands: Ensemble | None,
+    figures: tuple[Figure, Figure, Figure],
+):
+    """The current date, the summary table and the three figures of the run shown."""
+    event = latest_event(shown)
+    with solara.Row(gap="24px", style={"align-items": "flex-end"}):
+        solara.HTML(tag="div", unsafe_innerHTML=html.escape(shown.date), classes=["mv-date"])
+        solara.HTML(
+            tag="div",
+            unsafe_innerHTML=html.escape(
+                f"month {shown.month} of {shown.scenario.n_steps} · seed {shown.seed} · "
+                + _changed(len(shown.settings))
+                + (f" · latest event: {event.date} {event.title}" if event else "")
+            ),
+            classes=["mv-muted"],
+        )
+    solara.HTML(
+        tag="div", unsafe_innerHTML=summary_html(shown, compare, bands), classes=["mv-summary"]
+    )
+    dependence, shares, simplex = figures
+    FigureView(dependence, "dependence")
+    with solara.Columns([1.35, 1]):
+        FigureView(shares, "shares")
+        FigureView(simplex, "simplex")
+
+
+@solara.component
+def Page():
+    """The dashboard page, served by ``solara run experiments.app:Page``.
+
+    Opens the scenario named by the ``MULTIVECTOR_APP_SCENARIO`` environment variable
+    (:func:`app_command` sets it), else ``scenarios/baseline.toml``.
+    """
+    Dashboard(initial=os.environ.get(SCENARIO_ENV) or _shown(DEFAULT_SCENARIO))
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+
+def serve_command(host: str, port: int) -> list[str]:
+    """The command that serves the page (the scenario goes in :data:`SCENARIO_ENV`)."""
+    return [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        "experiments.app:Page",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--production",
+        "--no-open",
+        "--no-check-version",  # no request to PyPI at each start
+    ]
+
+
+def app_command(args: argparse.Namespace) -> int:
+    """Run ``multivector app``: check the scenario and the port, then serve until Ctrl-C.
+
+    Returns 2, after one line on stderr, for a bad scenario file or a port it cannot listen
+    on; otherwise the Solara server replaces this process (``os.execve``) and serves until it
+    is stopped.
+    """
+    scenario = Path(args.scenario) if args.scenario else DEFAULT_SCENARIO
+    try:
+        load_base(scenario)
+    except ScenarioError as error:
+        print(f"multivector: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+            probe.bind((args.host, args.port))
+    except OSError as error:
+        print(
+            f"multivector: error: --host {args.host} --port {args.port}: cannot listen there "
+            f"({error.strerror}); choose another --port",
+            file=sys.stderr,
+        )
+        return 2
+    if not compiled_already():
+        compile_in_background()  # the ensemble button uses the Mesa model meanwhile
+    env = {
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no usage reports from a research tool
+        "SOLARA_THEME_SHOW_BANNER": "False",
+        # served on 127.0.0.1 over http, Solara warns about cookies at every visit
+        "PYTHONWARNINGS": "ignore:Cookies with samesite=none:UserWarning",
+        **os.environ,
+        SCENARIO_ENV: _shown(scenario),  # the server runs in this folder too
+    }
+    print(
+        f"multivector: dashboard of {_shown(scenario)} at http://{args.host}:{args.port}/ "
+        "(Ctrl-C stops it)",
+        flush=True,
+    )
+    # the server replaces this process, so Ctrl-C and kill reach it directly
+    os.execve(sys.executable, serve_command(args.host, args.port), env)
+    return 0  # pragma: no cover - not reached
+
+
+def _standalone(argv: Sequence[str] | None = None) -> int:
+    """``python -m experiments.app [SCENARIO] [--port P]``: the ``app`` command on its own."""
+    parser = argparse.ArgumentParser(prog="multivector")
+    add_app_parser(parser.add_subparsers(dest="command", required=True))
+    return app_command(parser.parse_args(["app", *(sys.argv[1:] if argv is None else argv)]))
+
+
+if __name__ == "__main__":
+    raise SystemExit(_standalone())
