@@ -35,6 +35,7 @@ __all__ = [
     "compare",
     "discover",
     "plot",
+    "regional_figure",
     "shares_figure",
     "simplex_figure",
     "sweep_figure",
@@ -267,7 +268,12 @@ def trajectory_figure(
         if metric in ("dependence", "hhi", "vulnerability", "regional_cooperation"):
             for ax in axes:
                 ax.set_ylim(0, 1)
-        fig.suptitle(f"{label.splitlines()[0]} - {batch.title} ({n_runs} runs)")
+        pooled = (
+            f", pooled over {metrics['point'].nunique()} sweep points"
+            if batch.swept and by is None
+            else ""
+        )
+        fig.suptitle(f"{label.splitlines()[0]} - {batch.title} ({n_runs} runs{pooled})")
     return fig
 
 
@@ -448,6 +454,29 @@ def sweep_figure(
     return fig
 
 
+def regional_figure(batch: Batch) -> Figure:
+    """The regional cooperation index over time: median, 50% and 90% bands over runs."""
+    batch.check_trajectories()
+    metrics = batch.metrics()
+    first = metrics[metrics["state"] == batch.states[0]]
+    bands = _quantiles(first, ["date"], "regional_cooperation")
+    with mpl.rc_context(STYLE):
+        fig = Figure(figsize=(7.5, 3.4), layout="constrained")
+        ax = fig.subplots()
+        _band(ax, bands, OKABE_ITO[2], "median")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(METRICS["regional_cooperation"])
+        _style_dates(ax)
+        handles = [
+            mpl.patches.Patch(color=OKABE_ITO[2], alpha=0.15, label="90% of runs"),
+            mpl.patches.Patch(color=OKABE_ITO[2], alpha=0.35, label="50% of runs"),
+            mpl.lines.Line2D([], [], color=OKABE_ITO[2], label="median"),
+        ]
+        ax.legend(handles=handles, frameon=False, loc="upper left")
+        ax.set_title(f"Regional cooperation - {batch.title} ({first['run'].nunique()} runs)")
+    return fig
+
+
 def plot(
     path: str | Path,
     *,
@@ -465,26 +494,34 @@ def plot(
     if "auto" in kinds:
         kinds = []
         if batch.store != "metrics":
-            kinds += ["trajectories", "shares", "simplex"]
+            kinds += ["trajectories", "shares", "simplex", "regional"]
         if batch.swept:
             kinds.append("sweep")
     folder = batch.path / "figures"
     written: list[Path] = []
     suffix = f"-by-{by.replace('.', '_')}" if by else ("-overlay" if overlay else "")
+    if states and list(states) != batch.states:  # a subset never replaces the full figure
+        suffix += "-" + "-".join(states)
+    chosen = f"-{'-'.join(states)}" if states and list(states) != batch.states else ""
     for kind in kinds:
         if kind == "trajectories":
             fig = trajectory_figure(batch, metric, states, by=by, overlay=overlay)
             written += _save(fig, folder, f"trajectories-{metric}{suffix}")
         elif kind == "shares":
-            written += _save(shares_figure(batch, dimension, states), folder, f"shares-{dimension}")
+            fig = shares_figure(batch, dimension, states)
+            written += _save(fig, folder, f"shares-{dimension}{chosen}")
         elif kind == "simplex":
-            written += _save(simplex_figure(batch, states), folder, "simplex")
+            written += _save(simplex_figure(batch, states), folder, f"simplex{chosen}")
+        elif kind == "regional":
+            written += _save(regional_figure(batch), folder, "regional")
         elif kind == "sweep":
             params = [by] if by else None
             fig = sweep_figure(batch, metric, states, params=params)
             written += _save(fig, folder, f"sweep-{metric}{suffix}")
         else:
-            raise BatchError(f"--kind {kind}: one of trajectories, shares, simplex, sweep")
+            raise BatchError(
+                f"--kind {kind}: one of trajectories, shares, simplex, regional, sweep"
+            )
     return written
 
 
@@ -584,13 +621,15 @@ def compare(
         f"A: `{a.path}` ({va.shape[0]} runs); B: `{b.path}` ({vb.shape[0]} runs); "
         f"{'paired (same seeds)' if paired else 'independent'} bootstrap, {resamples} resamples.",
         "",
-        f"| state | median A | median B | B - A | 90% band | ({table['date'][0]}) |",
-        "|---|---|---|---|---|---|",
+        f"Final month: {table['date'][0]}.",
+        "",
+        "| state | median A | median B | B - A | 90% band |",
+        "|---|---|---|---|---|",
     ]
     for row in table.itertuples():
         lines.append(
             f"| {names.get(row.state, row.state)} | {row.median_a:.3f} | {row.median_b:.3f} | "
-            f"{row.difference:+.3f} | [{row.low_90:+.3f}, {row.high_90:+.3f}] | |"
+            f"{row.difference:+.3f} | [{row.low_90:+.3f}, {row.high_90:+.3f}] |"
         )
     (folder / f"compare-{metric}.md").write_text("\n".join(lines) + "\n")
     return folder, table
@@ -785,7 +824,12 @@ def write_report(path: str | Path) -> Path:
         f"<p>Scenario <code>{html.escape(m['scenario']['file'])}</code> (hash "
         f"<code>{m['scenario']['hash']}</code>), {m['scenario']['start']} to "
         f"{m['scenario']['end']}. {m['batch']['total_runs']} runs "
-        f"({m['batch']['points']} points x {m['batch']['runs']} replicates), batch seed "
+        + (
+            f"({m['batch']['points']} points x {m['batch']['runs']} replicates), "
+            if m["batch"]["points"] > 1
+            else ""
+        )
+        + f"batch seed "
         f"{m['batch']['batch_seed']}, {m['batch']['store']} store, {m['batch']['engine']} "
         f"engine. Command: <code>{html.escape(' '.join(m['command']))}</code>. "
         f"{session.get('runs_per_second') or 0:.0f} runs/s.</p>",

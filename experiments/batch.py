@@ -741,6 +741,9 @@ def resume_batch(
     """Finish an interrupted batch: run only the chunks not yet stored."""
     folder = BatchFolder(Path(path))
     if not (folder.path / MANIFEST).is_file():
+        finished = sorted(folder.path.parent.glob(folder.path.name.removesuffix(INCOMPLETE) + "*"))
+        if folder.path.name.endswith(INCOMPLETE) and finished:
+            raise BatchError(f"--resume {path}: already complete, as {finished[0]}")
         raise BatchError(f"--resume {path}: not a batch folder (no {MANIFEST})")
     manifest = folder.manifest
     if manifest.get("status") == "complete":
@@ -802,6 +805,21 @@ def _complete(folder, plan, executor, workers, scheduler, progress, figures, com
         dynamic_ncols=True,
     )
     state = {"done": done_runs}
+    manifest = folder.manifest
+    for session in manifest["sessions"]:  # a session still "running" was interrupted
+        if session.get("status") == "running":
+            session["status"] = "interrupted"
+    manifest["sessions"].append(
+        {
+            "started": started.isoformat(),
+            "status": "running",
+            "runs_stored_before": done_runs,
+            "executor": executor,
+            "workers": workers,
+            "command": list(command),
+        }
+    )
+    folder.write_manifest(manifest)
 
     def on_done(chunk: int, chunk_tables: dict[str, pd.DataFrame]) -> None:
         folder.write_chunk(chunk, chunk_tables)
@@ -818,23 +836,12 @@ def _complete(folder, plan, executor, workers, scheduler, progress, figures, com
     simulated = time.perf_counter() - clock
     manifest = folder.manifest
     new_runs = plan.n_runs - done_runs
-    manifest["sessions"].append(
-        {
-            "started": started.isoformat(),
-            "runs": new_runs,
-            "executor": executor,
-            "workers": workers,
-            "seconds": simulated,
-            "runs_per_second": new_runs / simulated if simulated > 0 else None,
-            "command": list(command),
-        }
+    manifest["sessions"][-1].update(
+        status="complete",
+        runs=new_runs,
+        seconds=simulated,
+        runs_per_second=new_runs / simulated if simulated > 0 else None,
     )
-    figure_folder = None
-    if figures and plan.store != "metrics":
-        from experiments.figures import write_figures
-
-        figure_folder = folder.path / "figures"
-        write_figures(_figure_tables(folder.path), plan.scenario, figure_folder)
     manifest["status"] = "complete"
     manifest["tables"] = {
         t: {"parts": len(plan.chunks), "folder": t, "read_with": "experiments.batch.load"}
@@ -842,47 +849,26 @@ def _complete(folder, plan, executor, workers, scheduler, progress, figures, com
     }
     folder.write_manifest(manifest)
     final = folder.finish()
-    if figure_folder is not None:
-        from experiments.analysis import write_report
+    figure_folder = None
+    if figures:
+        from experiments.analysis import plot, write_report
 
+        if plan.store != "metrics" and plan.n_runs <= FIGURE_RUNS:
+            plot(final)
+            figure_folder = final / "figures"
+        elif plan.store != "metrics":
+            print(
+                f"multivector: no figures drawn for {plan.n_runs:,} runs (more than "
+                f"{FIGURE_RUNS:,}); draw them with: multivector plot {final}",
+                file=sys.stderr,
+            )
         write_report(final)
     seconds = time.perf_counter() - clock
-    return BatchResult(
-        final,
-        new_runs,
-        seconds,
-        final / "figures" if figure_folder is not None else None,
-        simulated,
-    )
+    return BatchResult(final, new_runs, seconds, figure_folder, simulated)
 
 
-FIGURE_RUNS = 5000
-
-
-def _figure_tables(path: Path) -> dict[str, pd.DataFrame]:
-    """The columns the figures need, from the first ``FIGURE_RUNS`` runs (bands settle)."""
-    few = [("run", "<", FIGURE_RUNS)]
-    metrics = _read(
-        path,
-        "metrics",
-        columns=[
-            "run",
-            "point",
-            "date",
-            "state",
-            "dependence",
-            "largest_partner",
-            "regional_cooperation",
-        ],
-        filters=few,
-    )
-    shares = _read(
-        path,
-        "shares",
-        columns=["run", "date", "state", "dimension", "power", "share"],
-        filters=[*few, ("dimension", "==", "overall")],
-    )
-    return {"metrics": metrics, "shares": shares}
+# batches up to this size get their figures drawn when they finish
+FIGURE_RUNS = 5_000
 
 
 def _read(path: Path, table: str, columns=None, filters=None) -> pd.DataFrame:

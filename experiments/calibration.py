@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -310,13 +311,14 @@ def fit_identity(
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def fitted_scenario_text(scenario: Scenario, fit: Fit, out: Path, name: str) -> str:
-    """A scenario file that extends ``scenario`` with the fitted values and their source."""
-    extends = Path(scenario.file).resolve()
-    try:
-        relative = extends.relative_to(out.resolve().parent)
-    except ValueError:
-        relative = extends
+def fitted_scenario_text(
+    scenario: Scenario, fit: Fit, out: Path, name: str, command: str | None = None
+) -> str:
+    """A scenario file that extends ``scenario`` with the fitted values and their source.
+
+    ``command`` is the command that regenerates the file (it goes into the header).
+    """
+    relative = Path(os.path.relpath(Path(scenario.file).resolve(), out.resolve().parent))
     window = (
         f"the {len(fit.patterns)} patterns ending by {fit.until}"
         if fit.until
@@ -327,14 +329,16 @@ def fitted_scenario_text(scenario: Scenario, fit: Fit, out: Path, name: str) -> 
         f"{fit.spec.runs} seeds per candidate, seed {fit.spec.seed}, {fit.spec.maxiter} "
         f"generations of {fit.spec.popsize} x {len(fit.values)} candidates; loss {fit.loss:.4f}"
     )
+    command = command or f"multivector calibrate {scenario.file}"
+    suffix = f"calibrated to {fit.until}" if fit.until else "calibrated"
     lines = [
-        f"# Fitted by `multivector calibrate {scenario.file}` (fit {fit.id}).",
+        f"# Fitted by `{command}` (fit {fit.id}).",
         f"# {method}.",
         "# Regenerate with the same command: the fit is deterministic given its seed.",
-        f'extends = "{relative}"',
+        f'extends = "{relative.as_posix()}"',
         "",
         f'scenario.name = "{name}"',
-        f'scenario.title = "{scenario.title} (calibrated)"',
+        f'scenario.title = "{scenario.title} ({suffix})"',
     ]
     for key, value in fit.values.items():
         lines.append(

@@ -201,6 +201,9 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--workers", type=_positive_int, default=os.cpu_count() or 1, help="threads"
     )
+    calibrate.add_argument(
+        "--force", action="store_true", help="replace the output file if it exists"
+    )
     calibrate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     plot = sub.add_parser(
@@ -212,7 +215,7 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument(
         "--kind",
         action="append",
-        choices=("trajectories", "shares", "simplex", "sweep"),
+        choices=("trajectories", "shares", "simplex", "regional", "sweep"),
         help="figure kind (repeatable; default: all that the batch supports)",
     )
     plot.add_argument("--metric", default="dependence", help="metric (default: dependence)")
@@ -340,8 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("multivector: interrupted; no results folder was written", file=sys.stderr)
         return 130
     print(
-        f"{result.runs} runs in {result.seconds:.1f} s "
-        f"({result.runs_per_second:,.0f} runs/s simulated and stored); results: {result.path}"
+        f"{result.runs} runs in {result.seconds:.1f} s (simulated and stored in "
+        f"{result.simulation_seconds:.2f} s: {result.runs_per_second:,.0f} runs/s); "
+        f"results: {result.path}"
     )
     if result.figures is not None:
         print(f"figures: {result.figures}")

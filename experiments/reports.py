@@ -170,6 +170,19 @@ def calibrate_command(args, command: Sequence[str]) -> int:
         Path(args.output) if args.output else source.with_name(f"{source.stem}-calibrated.toml")
     )
     name = args.name or f"{scenario.name}-calibrated"
+    _check_output(output, scenario, args.force)
+    command = " ".join(
+        [
+            "multivector calibrate",
+            str(source),
+            f"--output {output}",
+            f"--name {name}",
+            *([f"--until {args.until}"] if args.until else []),
+            *([f"--maxiter {args.maxiter}"] if args.maxiter else []),
+            *([f"--patterns {args.patterns}"] if args.patterns else []),
+            "--force",
+        ]
+    )
     started = datetime.now(UTC)
     fit = calibrate(
         scenario,
@@ -179,10 +192,14 @@ def calibrate_command(args, command: Sequence[str]) -> int:
         threads=args.workers,
         progress=not args.quiet,
     )
-    text = fitted_scenario_text(scenario, fit, output, name)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, output)
+    text = fitted_scenario_text(scenario, fit, output, name, command)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp.toml")
+    try:
+        tmp.write_text(text)
+        load_scenario(tmp)  # the file must load before it replaces anything
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
     fitted = load_scenario(output)
     seeds = replicate_seeds(fitted.seed, 100)
     before = validate(scenario, patterns, seeds, threads=args.workers)
@@ -244,6 +261,23 @@ def calibrate_command(args, command: Sequence[str]) -> int:
     print(f"scenario: {output}")
     print(f"report: {folder / 'report.md'}")
     return 0
+
+
+def _check_output(output: Path, scenario: Scenario, force: bool) -> None:
+    """Refuse, before any fitting, an output the fit could not or should not write."""
+    target = output.resolve()
+    sources = {Path(leaf.file).resolve() for leaf in scenario.parameters.values()}
+    sources.add(Path(scenario.file).resolve())
+    if target in sources:
+        raise ScenarioError(
+            "--output", "output", str(output), "a file other than the scenario and its parents"
+        )
+    if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
+        raise ScenarioError("--output", "output", str(output), "a file in a writable folder")
+    if target.exists() and not force:
+        raise ScenarioError(
+            "--output", "output", str(output), "a new file (add --force to replace it)"
+        )
 
 
 def _oos_line(after, before, inside, until) -> str:

@@ -392,8 +392,23 @@ class Scenario:
     def with_overrides(self, overrides: Mapping[str, Any], *, file: str = "--set") -> Scenario:
         """A new validated scenario with some key paths set (sweeps, ``--set``, the dashboard)."""
         flat = {tuple(k.split(".")): v for k, v in self.parameters.items()}
+        _check_override_ids(flat, overrides, file)
         _merge(flat, _override_leaves(overrides, file))
         return _build(flat, self.file)
+
+
+_ID_SECTIONS = {"states": "state", "powers": "power", "institutions": "institution"}
+
+
+def _check_override_ids(flat: Mapping[tuple[str, ...], Leaf], overrides, file: str) -> None:
+    """An override may not create an actor: ``states.XYZ...`` needs state XYZ in the files."""
+    known = {(p[0], p[1]) for p in flat if len(p) > 1}
+    for key, value in overrides.items():
+        parts = key.split(".")
+        if len(parts) > 2 and parts[0] in _ID_SECTIONS and (parts[0], parts[1]) not in known:
+            ids = sorted({p[1] for p in known if p[0] == parts[0]})
+            kind = _ID_SECTIONS[parts[0]]
+            raise ScenarioError(file, key, value, f"a known {kind} id ({', '.join(ids)})")
 
 
 def _override_leaves(overrides: Mapping[str, Any], file: str):
@@ -439,6 +454,7 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | Sequence[str]
         _merge(flat, _flatten(data, file))
     if not isinstance(overrides, Mapping):
         overrides = dict(parse_override(text) for text in overrides)
+    _check_override_ids(flat, overrides, "--set")
     _merge(flat, _override_leaves(overrides, "--set"))
     return _build(flat, shown)
 

@@ -73,7 +73,7 @@ def test_plot_writes_every_supported_figure(batches):
     names = sorted(p.name for p in written)
     assert names == sorted(
         f"{n}.{e}"
-        for n in ("trajectories-dependence", "shares-overall", "simplex")
+        for n in ("trajectories-dependence", "shares-overall", "simplex", "regional")
         for e in ("png", "svg")
     )
     assert all(p.stat().st_size > 10_000 for p in written)

@@ -309,7 +309,10 @@ def test_a_killed_batch_resumes_to_identical_tables(tmp_path):
     assert metrics["run"].nunique() == 60 and len(metrics) == 60 * 5  # none lost or repeated
     pd.testing.assert_frame_equal(metrics, load(uninterrupted))
     manifest = json.loads((finished / "manifest.json").read_text())
-    assert len(manifest["sessions"]) == 1 and manifest["sessions"][0]["runs"] < 60
+    first, second = manifest["sessions"]  # the killed session is kept, marked interrupted
+    assert first["status"] == "interrupted" and second["status"] == "complete"
+    assert 0 < second["runs_stored_before"] < 60
+    assert second["runs"] == 60 - second["runs_stored_before"]
 
 
 def test_concurrent_batches_into_one_folder_never_mix(tmp_path):

@@ -46,7 +46,7 @@ def test_batch_folder_has_manifest_tables_and_figures(batch):
     assert manifest["parameters"]["states.KAZ.balancing_propensity"]["value"] == 2.0
     assert batch.name.endswith(manifest["scenario"]["hash"][:8])
     assert len(manifest["batch"]["seeds"]) == 4
-    for name in ("dependence", "alignment", "regional"):
+    for name in ("trajectories-dependence", "shares-overall", "simplex", "regional"):
         for ext in ("png", "svg"):
             assert (batch / "figures" / f"{name}.{ext}").stat().st_size > 10_000
     assert manifest["status"] == "complete"

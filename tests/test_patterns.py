@@ -220,10 +220,26 @@ def test_the_committed_calibration_matches_its_inputs():
     prior = load_scenario(SCENARIOS / "baseline-prior.toml")
     patterns = load_patterns(PATTERNS, prior)
     assert fit_identity(prior, calibration_spec(prior), patterns, None) == fit_id, (
-        f"scenarios/baseline.toml is stale: rerun {command} --output scenarios/baseline.toml "
-        "--name baseline"
+        f"scenarios/baseline.toml is stale: rerun {command}"
     )
     fitted = load_scenario(BASELINE)
     for p in calibration_spec(prior).free:
         leaf = fitted.parameters[p.key]
         assert leaf.source.startswith(f"fitted: fit {fit_id}") and p.low <= leaf.value <= p.high
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("scenarios/baseline-prior.toml", "other than the scenario and its parents"),
+        ("scenarios/no-balancing.toml", "add --force"),
+        ("/nonexistent/fit.toml", "writable folder"),
+    ],
+)
+def test_calibrate_refuses_a_bad_output_before_fitting(output, expected, capsys, monkeypatch):
+    monkeypatch.chdir(SCENARIOS.parent)
+    before = (SCENARIOS / "baseline-prior.toml").read_text()
+    assert main(["calibrate", "scenarios/baseline-prior.toml", "--output", output]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err
+    assert (SCENARIOS / "baseline-prior.toml").read_text() == before
