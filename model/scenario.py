@@ -1200,7 +1200,9 @@ def _apply_change(values, change: Change, where, reader, ranges_for, inst_ids, a
         path = (*where, sub)
         if reader is None:
             raise ScenarioError("(scenario)", ".".join(path), value, allowed)
-        raise reader.error(path, value, allowed)
+        listed = reader.flat.get((*where[:2], "changes"))  # the file that declares the event
+        file = listed.file if listed is not None else reader.file_of(path)
+        raise ScenarioError(file, ".".join(path), value, allowed)
 
     key = change.key
     if key not in values:
@@ -1245,7 +1247,13 @@ def _apply_change(values, change: Change, where, reader, ranges_for, inst_ids, a
     new = _apply(change.op, old, float(change.value))
     lo, hi = ranges_for(key)
     if not lo <= new <= hi:
+        origin = ""
+        base = reader.flat.get(tuple(key.split("."))) if reader is not None else None
+        if base is not None and not str(base.file).endswith(".toml"):
+            origin = f"; {key} = {base.value!r} is set by {base.file}"
         fail(
-            change.value, f"a change leaving {key} in [{lo}, {hi}] (it would be {new:g})", change.op
+            change.value,
+            f"a change leaving {key} in [{lo}, {hi}] (it would be {new:g}{origin})",
+            change.op,
         )
     values[key] = new

@@ -127,6 +127,11 @@ def test_show_prints_values_and_sources(capsys):
             "states.KAZ.balancing_propensity",
         ),
         (["run", str(BASELINE), "--set", "states.XYZ.openness=1"], "states.XYZ"),
+        (  # an event pushes the override out of range: the event's file, and the override
+            ["run", str(BASELINE), "--set", "states.KGZ.balancing_propensity=20"],
+            "baseline-prior.toml: events.kgz_concept_1999",
+        ),
+        (["run", str(BASELINE), "--set", "states.KGZ.balancing_propensity=20"], "set by --set"),
         (["run", str(BASELINE), "--set", "nonsense"], "KEY.PATH=VALUE"),
         (["run", str(BASELINE), "--runs", "0"], "--runs"),
         (["run", str(BASELINE), "--runs", "many"], "--runs"),
