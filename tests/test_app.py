@@ -122,7 +122,7 @@ def test_overrides_drop_values_equal_to_the_scenarios_own(baseline):
             "dashboard: states.KAZ.balancing_propensity = 25.0: a number in [0.0, 20.0]",
         ),
         ({KAZ: -1.0}, 1, "a number in [0.0, 20.0]"),
-        ({"states.KGZ.balancing_propensity": 20.0}, 1, "(it would be 24)"),
+        ({"states.KGZ.balancing_propensity": 20.0}, 1, "(it would be 24"),
         ({"states.KAZ.adjustment_rate": 1.5}, 1, "a number in [0.0, 1.0]"),
         ({}, -5, "seed = -5: a whole number in [0, 2^63)"),
     ],
@@ -324,7 +324,7 @@ def test_extreme_values_show_the_validation_message_not_an_exception():
         before = summary(rc)
         slider(rc, "states.KGZ.balancing_propensity").v_model = 20.0  # events push it to 24
         (message,) = [m for m in messages(rc) if "Cannot run" in m]
-        assert "states.KGZ.balancing_propensity in [0.0, 20.0] (it would be 24)" in message
+        assert "states.KGZ.balancing_propensity in [0.0, 20.0] (it would be 24" in message
         assert button(rc, "Run").disabled and button(rc, "Ensemble (50 seeds)").disabled
         assert summary(rc) == before  # the last good run stays on show
         slider(rc, KAZ).v_model = -3.0  # what no slider sends, but a client could
@@ -501,7 +501,7 @@ def test_end_to_end_slider_and_run_change_the_trajectory_view(chromium, served, 
             page.keyboard.press("End")
             error = page.locator(".mv-error")
             error.wait_for()
-            assert "(it would be 24)" in error.inner_text()
+            assert "(it would be 24" in error.inner_text()
             assert page.locator(".mv-run").is_disabled()
             page.keyboard.press("Home")
             error.wait_for(state="detached")
