@@ -320,14 +320,15 @@ def shares_figure(
 
 SIMPLEX_POLES = ("Russia", "China", "West")
 SIMPLEX_MARKS = ("1992", "2001", "2009", "2016", "2021")
+SIMPLEX_MARKERS = ("o", "s", "^", "D", "*")
 
 
 def simplex_figure(batch: Batch, states: Sequence[str] | None = None) -> Figure:
     """Each state's path through the Russia / China / West triangle (ternary diagram).
 
     The point of a state at a date is its median pole shares over runs, renormalised over the
-    three poles (Turkey and Iran, in no pole, are left out). Markers label the years in
-    ``SIMPLEX_MARKS``.
+    three poles (Turkey and Iran, in no pole, are left out). A marker shape per year in
+    ``SIMPLEX_MARKS`` dates the paths (the legend below the triangle).
     """
     import mpltern  # noqa: F401  (registers the ternary projection)
 
@@ -356,21 +357,32 @@ def simplex_figure(batch: Batch, states: Sequence[str] | None = None) -> Figure:
                 label=batch.state_names[state],
             )
             years = path.index.year.astype(str)
-            for year in SIMPLEX_MARKS:
+            for year, marker in zip(SIMPLEX_MARKS, SIMPLEX_MARKERS, strict=True):
                 rows = path[years == year]
                 if len(rows):
                     row = rows.iloc[-1]
                     ax.scatter(
-                        row[columns[0]], row[columns[1]], row[columns[2]], color=colour, s=18
-                    )
-                    ax.text(
                         row[columns[0]],
                         row[columns[1]],
                         row[columns[2]],
-                        f" {year}",
-                        fontsize=7,
                         color=colour,
+                        marker=marker,
+                        s=80 if marker == "*" else 30,
+                        edgecolors="white",
+                        linewidths=0.5,
+                        zorder=3,
                     )
+        year_handles = [
+            mpl.lines.Line2D([], [], color="0.3", marker=m, ls="", label=y, markersize=9)
+            for y, m in zip(SIMPLEX_MARKS, SIMPLEX_MARKERS, strict=True)
+        ]
+        fig.legend(
+            handles=year_handles,
+            loc="outside lower center",
+            ncol=len(year_handles),
+            frameon=False,
+            title="year (December, or the last month recorded)",
+        )
         ax.set_tlabel("Russia share")
         ax.set_llabel("China share")
         ax.set_rlabel("West (US + EU) share")
