@@ -342,6 +342,11 @@ def simplex_figure(batch: Batch, states: Sequence[str] | None = None) -> Figure:
     metrics = metrics[metrics["state"].isin(states)]
     median = metrics.groupby(["state", "date"], observed=True)[columns].median()
     median = median.div(median.sum(axis=1), axis=0)
+    last = str(median.index.get_level_values("date").max().year)
+    marks = [y for y in SIMPLEX_MARKS if y <= last]
+    if last not in marks:  # a longer horizon: mark where the paths end too
+        marks.append(last)
+    markers = dict(zip(marks, (*SIMPLEX_MARKERS, "P")[: len(marks)], strict=True))
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(7.2, 6.6), layout="constrained")
         ax = fig.add_subplot(projection="ternary")
@@ -357,7 +362,7 @@ def simplex_figure(batch: Batch, states: Sequence[str] | None = None) -> Figure:
                 label=batch.state_names[state],
             )
             years = path.index.year.astype(str)
-            for year, marker in zip(SIMPLEX_MARKS, SIMPLEX_MARKERS, strict=True):
+            for year, marker in markers.items():
                 rows = path[years == year]
                 if len(rows):
                     row = rows.iloc[-1]
@@ -367,14 +372,14 @@ def simplex_figure(batch: Batch, states: Sequence[str] | None = None) -> Figure:
                         row[columns[2]],
                         color=colour,
                         marker=marker,
-                        s=80 if marker == "*" else 30,
+                        s=80 if marker in "*P" else 30,
                         edgecolors="white",
                         linewidths=0.5,
                         zorder=3,
                     )
         year_handles = [
             mpl.lines.Line2D([], [], color="0.3", marker=m, ls="", label=y, markersize=9)
-            for y, m in zip(SIMPLEX_MARKS, SIMPLEX_MARKERS, strict=True)
+            for y, m in markers.items()
         ]
         fig.legend(
             handles=year_handles,
