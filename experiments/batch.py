@@ -21,6 +21,7 @@ dimension and share tables every twelfth month from the start and in the final m
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import multiprocessing
@@ -449,7 +450,8 @@ def execute(
 
 def _execute_threads(plan, pending, on_done, workers) -> None:
     pool = ThreadPoolExecutor(min(workers, len(pending)))
-    _drain(pool, {c: (simulate_chunk, plan, *plan.chunks[c]) for c in pending}, on_done)
+    calls = {c: (simulate_chunk, plan, *plan.chunks[c]) for c in pending}
+    _drain(pool, calls, on_done, window=workers + 1)
 
 
 def _execute_processes(plan, pending, on_done, workers) -> None:
@@ -461,18 +463,24 @@ def _execute_processes(plan, pending, on_done, workers) -> None:
     pool = ProcessPoolExecutor(
         min(workers, len(pending)), mp_context=context, initializer=_init_worker, initargs=(plan,)
     )
-    _drain(pool, {c: (_chunk_in_worker, *plan.chunks[c]) for c in pending}, on_done)
+    calls = {c: (_chunk_in_worker, *plan.chunks[c]) for c in pending}
+    _drain(pool, calls, on_done, window=2 * workers)
 
 
-def _drain(pool, calls, on_done) -> None:
-    """Submit ``{chunk: (function, *args)}``; hand each result to ``on_done`` as it comes."""
+def _drain(pool, calls, on_done, window: int) -> None:
+    """Submit ``{chunk: (function, *args)}``, at most ``window`` at a time, and hand each
+    result to ``on_done`` as it comes; the window bounds the finished chunks held in memory."""
+    queue = iter(calls.items())
+    futures: dict = {}
     try:
-        futures = {pool.submit(*call): c for c, call in calls.items()}
-        remaining = set(futures)
-        while remaining:
-            done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+        for c, call in itertools.islice(queue, window):
+            futures[pool.submit(*call)] = c
+        while futures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in sorted(done, key=futures.__getitem__):
-                on_done(futures[future], future.result())
+                on_done(futures.pop(future), future.result())
+                for c, call in itertools.islice(queue, 1):
+                    futures[pool.submit(*call)] = c
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
