@@ -171,7 +171,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Run each scenario for --runs seeds and check every pattern of the "
         "registry; prints the pattern table and writes validation.md and validation.parquet.",
     )
-    validate.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    validate.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help="scenario files (default: scenarios/baseline.toml)",
+    )
     validate.add_argument("--runs", type=_positive_int, default=100, help="seeds (default 100)")
     validate.add_argument("--seed", type=_seed, help="batch seed (default: the scenario's)")
     validate.add_argument(

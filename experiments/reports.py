@@ -94,7 +94,8 @@ def _patterns_for(args, scenario: Scenario):
 def validate_command(args, command: Sequence[str]) -> int:
     """Validate each scenario; print the tables and, for several, the comparison."""
     out = Path(args.out)
-    scenarios = [load_scenario(path) for path in args.scenarios]  # all errors before any run
+    paths = args.scenarios or ["scenarios/baseline.toml"]
+    scenarios = [load_scenario(path) for path in paths]  # all errors before any run
     registries = [_patterns_for(args, s) for s in scenarios]
     summary = []
     for scenario, (patterns, path) in zip(scenarios, registries, strict=True):
