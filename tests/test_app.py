@@ -463,7 +463,7 @@ def served(chromium, tmp_path):
 
 
 def test_end_to_end_slider_and_run_change_the_trajectory_view(chromium, served, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -502,10 +502,10 @@ def test_end_to_end_slider_and_run_change_the_trajectory_view(chromium, served, 
             error = page.locator(".mv-error")
             error.wait_for()
             assert "(it would be 24" in error.inner_text()
-            assert page.locator(".mv-run").is_disabled()
+            expect(page.locator(".mv-run")).to_be_disabled()  # waits for the page to catch up
             page.keyboard.press("Home")
             error.wait_for(state="detached")
-            assert page.locator(".mv-run").is_enabled()
+            expect(page.locator(".mv-run")).to_be_enabled()
             page.screenshot(path=tmp_path / "dashboard-after-error.png", full_page=True)
         finally:
             browser.close()
