@@ -137,11 +137,10 @@ def _quantiles(frame: pd.DataFrame, keys: list[str], column: str) -> pd.DataFram
     return out.reset_index()
 
 
-def _style_dates(ax, years: float | None = None) -> None:
+def _style_dates(ax) -> None:
     """Year ticks every 5 years, or every 10 on horizons over 35 years."""
-    if years is None:
-        low, high = ax.get_xlim()
-        years = (high - low) / 365.25
+    low, high = ax.get_xlim()
+    years = (high - low) / 365.25
     ax.xaxis.set_major_locator(mdates.YearLocator(10 if years > 35 else 5))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     ax.grid(alpha=0.25)

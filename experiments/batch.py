@@ -114,19 +114,24 @@ def replicate_seeds(batch_seed: int, n_runs: int, first: int = 0) -> np.ndarray:
     )
 
 
-def recording(store: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Months to simulate-record and which of them become rows, for a store.
+def recorded_months(kept) -> tuple[np.ndarray, np.ndarray]:
+    """Months to simulate so that the months ``kept`` can become rows.
 
     The drift metrics need month 0 and each kept month's year-earlier month, so those are
     recorded too. Returns ``(steps, keep)``: increasing month indices and a bool mask.
     """
-    if store == "monthly":
-        steps = np.arange(n_steps + 1)
-        return steps, np.ones(steps.size, dtype=bool)
-    kept = set(range(0, n_steps + 1, 12)) | {n_steps} if store == "annual" else {n_steps}
-    references = {0} | {max(k - 12, 0) for k in kept}
-    steps = np.array(sorted(kept | references), dtype=np.int64)
+    kept = {int(k) for k in kept}
+    steps = np.array(sorted(kept | {0} | {max(k - 12, 0) for k in kept}), dtype=np.int64)
     return steps, np.isin(steps, sorted(kept))
+
+
+def recording(store: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`recorded_months` of a store: every month, every twelfth and the last, or the last."""
+    if store == "monthly":
+        return recorded_months(range(n_steps + 1))
+    if store == "annual":
+        return recorded_months(set(range(0, n_steps + 1, 12)) | {n_steps})
+    return recorded_months({n_steps})
 
 
 @dataclass(frozen=True, eq=False)
@@ -346,7 +351,7 @@ def evaluate(
                 f"months from {scenario.dates[0]} to {scenario.dates[-1]}",
             )
         kept = set(months)
-    steps = np.array(sorted(kept | {0} | {max(m - 12, 0) for m in kept}), dtype=np.int64)
+    steps, keep = recorded_months(kept)
     runs = np.arange(len(design) * len(seeds), dtype=np.int64)
     points = runs // len(seeds)
     replicates = runs % len(seeds)
@@ -358,7 +363,7 @@ def evaluate(
         points,
         columns,
         steps,
-        np.isin(steps, sorted(kept)),
+        keep,
         ("metrics",),
         engine,
         threads,
@@ -609,6 +614,7 @@ def _versions() -> dict[str, str]:
         "numpy",
         "numba",
         "scipy",
+        "SALib",
         "pandas",
         "pyarrow",
         "matplotlib",

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from model.metrics import measure
-from model.scenario import Scenario, ScenarioError, month_index
+from model.scenario import Scenario, ScenarioError, month_index, month_label
 
 __all__ = [
     "FUNCTIONS",
@@ -389,8 +389,8 @@ def summary(pattern: Pattern, margins: np.ndarray, left: np.ndarray) -> Mapping[
         "pattern": pattern.id,
         "claim": pattern.claim,
         "source": pattern.source,
-        "first_month": _label(pattern.months[0]),
-        "last_month": _label(pattern.months[1]),
+        "first_month": month_label(pattern.months[0]),
+        "last_month": month_label(pattern.months[1]),
         "lhs_median": float(np.nanmedian(left)),
         "margin_median": float(med),
         "margin_p05": float(lo),
@@ -400,7 +400,3 @@ def summary(pattern: Pattern, margins: np.ndarray, left: np.ndarray) -> Mapping[
         "verdict": verdict(float(held)),
         "holds": bool(held >= HOLDS),
     }
-
-
-def _label(month: int) -> str:
-    return f"{month // 12:04d}-{month % 12 + 1:02d}"

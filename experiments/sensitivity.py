@@ -52,7 +52,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import matplotlib as mpl
@@ -775,6 +774,7 @@ def _check_out(out: Path) -> None:
 
 
 def _command(args, argv: list[str]) -> int:
+    from experiments.batch import _versions as batch_versions
     from experiments.batch import replicate_seeds
     from experiments.reports import _claim_folder, _finish
 
@@ -851,7 +851,7 @@ def _command(args, argv: list[str]) -> int:
                     "seeds": [int(s) for s in seeds],
                     "analysis": attrs,
                     "seconds": {"simulation": simulated, "total": seconds},
-                    "versions": _versions(),
+                    "versions": batch_versions(),
                     "command": list(argv),
                 },
                 indent=2,
@@ -872,17 +872,6 @@ def _command(args, argv: list[str]) -> int:
         raise
     print(f"results: {final}")
     return 0
-
-
-def _versions() -> dict[str, str]:
-    from experiments.batch import _versions as batch_versions
-
-    versions = batch_versions()
-    try:
-        versions["SALib"] = metadata.version("SALib")
-    except metadata.PackageNotFoundError:
-        versions["SALib"] = "not installed"
-    return versions
 
 
 def _report(scenario, table, outcome, parameters, runs_line, shown) -> str:
