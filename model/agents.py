@@ -1,9 +1,11 @@
 """Mesa agents: external powers and Central Asian states.
 
 Agents are thin: each ``step`` is one named action that calls a pure rule of
-:mod:`model.rules` on the agent's own rows of the model's arrays. Updates are synchronous — every
-agent reads the arrays of the current month and writes its own slice of the next — so the
-activation order does not matter and the Mesa model equals :func:`model.rules.advance_run`.
+:mod:`model.rules` on the agent's own rows of the model's arrays (as a block of one run: the
+views in ``model.lanes`` and ``model.parameters`` carry a trailing run axis of length 1). Updates
+are synchronous — every agent reads the arrays of the current month and writes its own slice of
+the next — so the activation order does not matter and the Mesa model equals
+:func:`model.rules.advance_runs`.
 """
 
 from __future__ import annotations
@@ -30,15 +32,16 @@ class PowerAgent(mesa.Agent):
 
     def make_offers(self) -> None:
         """Offer ties to every state on every dimension (mechanism 1, :func:`offer_row`)."""
-        m, c, j = self.model, self.model.compiled, self.index
+        lanes, p = self.model.lanes, self.model.parameters
         offer_row(
-            c.base_offer[m.epoch, :, j, :],
-            c.log_base_offer[m.epoch, :, j, :],
-            c.rivalry_response[m.epoch, j],
-            m.shares[:, j, :],
-            m.memory[:, j, :],
-            m.offers[:, j, :],
-            m.log_offers[:, j, :],
+            self.index,
+            p.base_offer,
+            p.log_base_offer,
+            p.rivalry_response,
+            lanes.shares,
+            lanes.memory,
+            lanes.offers,
+            lanes.log_offers,
         )
 
     def step(self) -> None:
@@ -61,25 +64,27 @@ class StateAgent(mesa.Agent):
 
     def choose_ties(self) -> None:
         """Move ties toward the target allocation (:func:`state_ties_row`)."""
-        m, c, i, e = self.model, self.model.compiled, self.index, self.model.epoch
-        n_powers, n_dims = m.ties.shape[1:]
+        m = self.model
+        lanes, p = m.lanes, m.parameters
         state_ties_row(
-            m.ties[i],
-            m.shares[i],
-            m.offers[i],
-            m.log_offers[i],
-            c.attraction[e, i],
-            c.membership[e, i],
-            c.floor[e, i],
-            c.need[e, i],
-            c.balancing_propensity[e, i],
-            c.adjustment_rate[e, i],
-            c.temperature,
-            c.lockin_bonus,
-            c.noise,
-            m.noise_key,
-            m.noise_counter + i * n_powers * n_dims,
-            m.new_ties[i],
+            self.index,
+            lanes.ties,
+            lanes.shares,
+            lanes.offers,
+            lanes.log_offers,
+            p.attraction,
+            p.membership,
+            p.floor,
+            p.need,
+            p.balancing_propensity,
+            p.adjustment_rate,
+            p.temperature,
+            p.lockin_bonus,
+            p.noise,
+            lanes.keys,
+            m.noise_counter,
+            lanes.new_ties,
+            lanes.scratch,
         )
 
     def step(self) -> None:

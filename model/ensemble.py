@@ -1,16 +1,19 @@
 """Ensemble engine: many runs at once, with the Mesa model's own rules.
 
-:func:`simulate_ensemble` loops :func:`model.rules.simulate_run` — the per-run loop over the step
-sequence the Mesa agents call — over runs. Runs may differ in their parameters (a sweep): the
-compiled parameter arrays of every variant are stacked along a leading variants axis and each run
-names its variant. Each run has its own noise key, drawn exactly as
-:class:`model.model.MultivectorModel` draws it from its seed, and its noise is counter-based, so
-a run's trajectory equals the Mesa model's bit for bit whatever the number of runs, its position
-in the ensemble, its chunk or the number of threads.
+:func:`simulate_ensemble` cuts the runs into blocks of :data:`model.rules.LANES` and advances each
+block month by month with :func:`model.rules.advance_runs` — the rules the Mesa agents call, with
+the runs on the last axis of every array, so that the compiler vectorises them over runs. Runs may
+differ in their parameters (a sweep): the compiled parameter arrays of every variant are stacked
+along a leading variants axis and each run names its variant; a block holds each of its runs'
+parameters for their current epochs and reloads them when an epoch changes. Each run has its own
+noise key, drawn exactly as :class:`model.model.MultivectorModel` draws it from its seed, and its
+noise is counter-based, so a run's trajectory equals the Mesa model's bit for bit whatever the
+number of runs, its block or position, its chunk or the number of threads.
 
 The kernel is a plain (serial) compiled loop that releases the GIL; ``threads > 1`` splits the
-runs into contiguous slices run on that many Python threads. It is compiled on first use and
-cached on disk next to the module (numba ``cache=True``), so later processes load it.
+blocks into contiguous slices run on that many Python threads. It is compiled on first use (about
+15 s) and cached on disk next to the module (numba ``cache=True``), so later processes load it; the
+cache is keyed on this file, ``rules.py`` and ``elementary.py`` (:mod:`model._cache`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
-from model.rules import simulate_run
+from model import elementary, rules
+from model._cache import depend_on_sources
+from model.rules import LANES, SCRATCH_ROWS, advance_runs, partner_shares_into
 from model.scenario import CompiledScenario
 
 __all__ = [
@@ -82,61 +87,179 @@ def stack_variants(compiled: Sequence[CompiledScenario]) -> Variants:
     return tuple(stacked)
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
-def _ensemble_kernel(
-    keys,
-    variant,
-    record,
-    epoch_of_step,
-    initial_ties,
-    initial_regional,
-    base_offer,
-    log_base_offer,
-    rivalry_response,
-    attraction,
-    membership,
-    floor,
-    balancing_propensity,
-    adjustment_rate,
-    need,
-    regional_target,
-    temperature,
-    lockin_bonus,
-    noise,
-    rivalry_memory,
-    regional_adjustment_rate,
-    regional_noise,
-    ties_out,
-    regional_out,
-):
-    for r in range(keys.shape[0]):
-        v = variant[r]
-        simulate_run(
-            epoch_of_step[v],
-            initial_ties[v],
-            initial_regional[v],
-            base_offer[v],
-            log_base_offer[v],
-            rivalry_response[v],
-            attraction[v],
-            membership[v],
-            floor[v],
-            balancing_propensity[v],
-            adjustment_rate[v],
-            need[v],
-            regional_target[v],
-            temperature[v],
-            lockin_bonus[v],
-            noise[v],
-            rivalry_memory[v],
-            regional_adjustment_rate[v],
-            regional_noise[v],
-            keys[r],
-            record,
-            ties_out[r],
-            regional_out[r],
-        )
+@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+def _gather_lanes(source, variant, epoch, same, lanes):
+    """``lanes[..., r] = source[variant[r], epoch[r], ...]`` for every lane ``r``.
 
+    ``same``: every lane has the same variant and epoch (a broadcast, the common case).
+    """
+    flat = lanes.reshape(-1, lanes.shape[-1])
+    n_lanes = flat.shape[1]
+    if same:
+        values = source[variant[0], epoch[0]].reshape(-1)
+        for n in range(flat.shape[0]):
+            value = values[n]
+            for r in range(n_lanes):
+                flat[n, r] = value
+    else:
+        size = flat.shape[0]
+        for r in range(n_lanes):
+            values = source[variant[r], epoch[r]].reshape(-1)
+            for n in range(size):
+                flat[n, r] = values[n]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _simulate_block(first, n_lanes, keys, variant, record, stack, ties_out, regional_out):
+    """Runs ``first .. first + n_lanes - 1`` as one block: :func:`advance_runs` on their lanes.
+
+    Each lane holds its variant's parameters for its current epoch, reloaded when the epoch
+    changes; the recorded months are copied out run by run.
+    """
+    (
+        epoch_of_step,
+        initial_ties,
+        initial_regional,
+        base_offer,
+        log_base_offer,
+        rivalry_response,
+        attraction,
+        membership,
+        floor,
+        balancing_propensity,
+        adjustment_rate,
+        need,
+        regional_target,
+        temperature,
+        lockin_bonus,
+        noise,
+        rivalry_memory,
+        regional_adjustment_rate,
+        regional_noise,
+    ) = stack
+    n_states, n_powers, n_dims = initial_ties.shape[1:]
+    shape = (n_states, n_powers, n_dims, n_lanes)
+    ties = np.empty(shape)
+    shares = np.empty(shape)
+    memory = np.empty(shape)
+    offers = np.empty(shape)
+    log_offers = np.empty(shape)
+    new_ties = np.empty(shape)
+    regional = np.empty((n_states, n_states, n_lanes))
+    new_regional = np.empty((n_states, n_states, n_lanes))
+    scratch = np.empty((SCRATCH_ROWS, n_lanes))
+    lane_base_offer = np.empty(shape)
+    lane_log_base_offer = np.empty(shape)
+    lane_rivalry_response = np.empty((n_powers, n_lanes))
+    lane_attraction = np.empty((n_states, n_powers, n_lanes))
+    lane_membership = np.empty(shape)
+    lane_floor = np.empty(shape)
+    lane_balancing_propensity = np.empty((n_states, n_lanes))
+    lane_adjustment_rate = np.empty((n_states, n_lanes))
+    lane_need = np.empty((n_states, n_dims, n_lanes))
+    lane_regional_target = np.empty((n_states, n_states, n_lanes))
+    lane_temperature = np.empty(n_lanes)
+    lane_lockin_bonus = np.empty(n_lanes)
+    lane_noise = np.empty(n_lanes)
+    lane_rivalry_memory = np.empty(n_lanes)
+    lane_regional_adjustment_rate = np.empty(n_lanes)
+    lane_regional_noise = np.empty(n_lanes)
+    lane_keys = np.empty(n_lanes, dtype=np.uint64)
+    lane_epoch = np.full(n_lanes, -1, dtype=np.int64)
+    lane_variant = variant[first : first + n_lanes]
+    for r in range(n_lanes):
+        v = lane_variant[r]
+        lane_keys[r] = keys[first + r]
+        lane_temperature[r] = temperature[v]
+        lane_lockin_bonus[r] = lockin_bonus[v]
+        lane_noise[r] = noise[v]
+        lane_rivalry_memory[r] = rivalry_memory[v]
+        lane_regional_adjustment_rate[r] = regional_adjustment_rate[v]
+        lane_regional_noise[r] = regional_noise[v]
+        for i in range(n_states):
+            for j in range(n_powers):
+                for d in range(n_dims):
+                    ties[i, j, d, r] = initial_ties[v, i, j, d]
+            for k in range(n_states):
+                regional[i, k, r] = initial_regional[v, i, k]
+    partner_shares_into(ties, shares, scratch)
+    memory[:] = shares
+    n_steps = epoch_of_step.shape[1]
+    slot = 0
+    for step in range(-1, n_steps):
+        if step >= 0:
+            changed = False
+            same = True
+            for r in range(n_lanes):
+                e = epoch_of_step[lane_variant[r], step]
+                changed = changed or e != lane_epoch[r]
+                lane_epoch[r] = e
+                same = same and lane_variant[r] == lane_variant[0] and e == lane_epoch[0]
+            if changed:
+                v, e = lane_variant, lane_epoch
+                _gather_lanes(base_offer, v, e, same, lane_base_offer)
+                _gather_lanes(log_base_offer, v, e, same, lane_log_base_offer)
+                _gather_lanes(rivalry_response, v, e, same, lane_rivalry_response)
+                _gather_lanes(attraction, v, e, same, lane_attraction)
+                _gather_lanes(membership, v, e, same, lane_membership)
+                _gather_lanes(floor, v, e, same, lane_floor)
+                _gather_lanes(balancing_propensity, v, e, same, lane_balancing_propensity)
+                _gather_lanes(adjustment_rate, v, e, same, lane_adjustment_rate)
+                _gather_lanes(need, v, e, same, lane_need)
+                _gather_lanes(regional_target, v, e, same, lane_regional_target)
+            advance_runs(
+                step,
+                ties,
+                shares,
+                memory,
+                regional,
+                offers,
+                log_offers,
+                new_ties,
+                new_regional,
+                scratch,
+                lane_base_offer,
+                lane_log_base_offer,
+                lane_rivalry_response,
+                lane_attraction,
+                lane_membership,
+                lane_floor,
+                lane_balancing_propensity,
+                lane_adjustment_rate,
+                lane_need,
+                lane_regional_target,
+                lane_temperature,
+                lane_lockin_bonus,
+                lane_noise,
+                lane_rivalry_memory,
+                lane_regional_adjustment_rate,
+                lane_regional_noise,
+                lane_keys,
+            )
+        if record[slot] == step + 1:
+            # element by element, lanes innermost: contiguous reads, writes to L lines at a time
+            for i in range(n_states):
+                for j in range(n_powers):
+                    for d in range(n_dims):
+                        for r in range(n_lanes):
+                            ties_out[first + r, slot, i, j, d] = ties[i, j, d, r]
+                for k in range(n_states):
+                    for r in range(n_lanes):
+                        regional_out[first + r, slot, i, k] = regional[i, k, r]
+            slot += 1
+            if slot == record.shape[0]:
+                break
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _ensemble_kernel(keys, variant, record, stack, ties_out, regional_out):
+    """Every run, in blocks of :data:`LANES`; ``stack`` is :func:`stack_variants`' tuple."""
+    for first in range(0, keys.shape[0], LANES):
+        n_lanes = min(LANES, keys.shape[0] - first)
+        _simulate_block(first, n_lanes, keys, variant, record, stack, ties_out, regional_out)
+
+
+depend_on_sources(globals(), [__file__, rules.__file__, elementary.__file__])
 
 _announced = False
 
@@ -165,11 +288,12 @@ def announce_compile(stream=None) -> None:
 
 def simulate_ensemble(
     compiled: CompiledScenario | Variants,
-    seeds: Sequence[int] | np.ndarray,
+    seeds: Sequence[int] | np.ndarray | None,
     *,
     variant: Sequence[int] | np.ndarray | None = None,
     record: Sequence[int] | np.ndarray | None = None,
     threads: int = 1,
+    keys: Sequence[int] | np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run a scenario, or a stack of its variants, for every seed at once.
 
@@ -177,13 +301,16 @@ def simulate_ensemble(
     ----------
     compiled : CompiledScenario or Variants
         ``scenario.compiled``, or :func:`stack_variants` of several variants.
-    seeds : sequence of int
+    seeds : sequence of int, or None with ``keys``
         One seed per run, as given to ``MultivectorModel(scenario, rng=seed)``.
     variant : sequence of int, optional
         Each run's variant (index into the stack); default all 0.
     record : increasing step indices to keep (default: every month, ``0 .. T``)
     threads : int
         Python threads sharing the runs (the kernel releases the GIL).
+    keys : sequence of uint64, optional
+        The runs' noise keys instead of their seeds: ``noise_key_from(generator)`` for a model
+        seeded with any generator or ``SeedSequence``.
 
     Returns
     -------
@@ -195,7 +322,9 @@ def simulate_ensemble(
     record = np.arange(n_steps + 1) if record is None else np.asarray(record, dtype=np.int64)
     if record.size == 0 or np.any(np.diff(record) <= 0) or record[0] < 0 or record[-1] > n_steps:
         raise ValueError(f"record must be increasing step indices in [0, {n_steps}]")
-    keys = noise_keys(seeds)
+    if (seeds is None) == (keys is None):
+        raise ValueError("give either seeds or keys")
+    keys = noise_keys(seeds) if keys is None else np.asarray(keys, dtype=np.uint64).reshape(-1)
     variant = (
         np.zeros(keys.size, dtype=np.int64)
         if variant is None
@@ -212,13 +341,15 @@ def simulate_ensemble(
     announce_compile()
 
     def work(lo: int, hi: int) -> None:
-        _ensemble_kernel(keys[lo:hi], variant[lo:hi], record, *stack, ties[lo:hi], regional[lo:hi])
+        _ensemble_kernel(keys[lo:hi], variant[lo:hi], record, stack, ties[lo:hi], regional[lo:hi])
 
     threads = max(1, min(int(threads), keys.size))
     if threads == 1:
         work(0, keys.size)
     else:
-        bounds = np.linspace(0, keys.size, threads + 1).astype(int)
+        # whole blocks of LANES runs per thread where possible
+        blocks = -(-keys.size // LANES)
+        bounds = np.minimum(np.linspace(0, blocks, threads + 1).astype(int) * LANES, keys.size)
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(work, bounds[:-1], bounds[1:]))
     return ties, regional
@@ -254,4 +385,4 @@ def warm_up() -> None:
     ties = np.zeros((1, 1, 1, 1, 1))
     regional = np.zeros((1, 1, 1, 1))
     one = np.zeros(1, dtype=np.int64)
-    _ensemble_kernel(np.zeros(1, dtype=np.uint64), one, one, *stack, ties, regional)
+    _ensemble_kernel(np.zeros(1, dtype=np.uint64), one, one, stack, ties, regional)

@@ -32,8 +32,10 @@ __all__ = [
 def partner_shares(ties: np.ndarray) -> np.ndarray:
     """Partner shares per dimension.
 
-    ``s[..., j, d] = T[..., j, d] / sum_k T[..., k, d]``; where a state has no ties at all on a
-    dimension every partner gets ``1/P``. Range [0, 1]; sums to 1 over partners (axis -2).
+    ``s[..., j, d] = T[..., j, d] / sum_k T[..., k, d]``; where a state has no ties on a
+    dimension (a sum below the smallest normal float64, 2.2e-308, as in the model's rule
+    :func:`model.rules.partner_shares_into`) every partner gets ``1/P``. Range [0, 1]; sums to 1
+    over partners (axis -2).
 
     Parameters
     ----------
@@ -42,7 +44,7 @@ def partner_shares(ties: np.ndarray) -> np.ndarray:
     ties = np.asarray(ties, dtype=float)
     total = ties.sum(axis=-2, keepdims=True)
     uniform = np.full_like(ties, 1.0 / ties.shape[-2])
-    return np.divide(ties, total, out=uniform, where=total > 0)
+    return np.divide(ties, total, out=uniform, where=total >= np.finfo(float).tiny)
 
 
 def alignment_shares(shares: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import mesa
@@ -11,8 +12,14 @@ import numpy as np
 
 from model.agents import PowerAgent, StateAgent
 from model.metrics import alignment_shares, largest_share
-from model.rules import advance_regional, noise_stride, partner_shares_into, remember_shares
-from model.scenario import Scenario, load_scenario, month_label
+from model.rules import (
+    SCRATCH_ROWS,
+    advance_regional,
+    noise_stride,
+    partner_shares_into,
+    remember_shares,
+)
+from model.scenario import CompiledScenario, Scenario, load_scenario, month_label
 
 __all__ = ["MultivectorModel", "noise_key_from"]
 
@@ -42,6 +49,12 @@ class MultivectorModel(mesa.Model):
     parameters for the month are selected; every power makes offers; every state chooses its
     new ties; ties, shares and remembered shares are committed; regional ties advance; the month
     is recorded.
+
+    The rules advance blocks of runs, with the runs on the last axis; the model is a block of
+    one. :attr:`lanes` holds views of the model's arrays (``ties``, ``shares``, ``memory``,
+    ``offers``, ``log_offers``, ``new_ties``, ``regional``, ``new_regional``) with that axis
+    of length 1, plus the noise key and a work array; :attr:`parameters` the current epoch's
+    parameters and the run's settings in the same layout.
     """
 
     def __init__(
@@ -67,15 +80,34 @@ class MultivectorModel(mesa.Model):
         n_states, n_powers, n_dims = c.initial_ties.shape
         self.ties = c.initial_ties.copy()
         self.shares = np.empty_like(self.ties)
-        partner_shares_into(self.ties, self.shares)
-        self.memory = self.shares.copy()
+        self.memory = np.empty_like(self.ties)
         self.offers = np.empty_like(self.ties)
         self.log_offers = np.empty_like(self.ties)
         self.new_ties = np.empty_like(self.ties)
         self.regional = c.initial_regional.copy()
         self.new_regional = np.empty_like(self.regional)
+        self.lanes = SimpleNamespace(
+            **{
+                name: getattr(self, name)[..., np.newaxis]
+                for name in (
+                    "ties",
+                    "shares",
+                    "memory",
+                    "offers",
+                    "log_offers",
+                    "new_ties",
+                    "regional",
+                    "new_regional",
+                )
+            },
+            keys=np.array([key], dtype=np.uint64),
+            scratch=np.empty((SCRATCH_ROWS, 1)),
+        )
+        partner_shares_into(self.lanes.ties, self.lanes.shares, self.lanes.scratch)
+        self.memory[:] = self.shares
         self.month_step = 0
         self.epoch = int(c.epoch_of_step[0])
+        self.parameters = _parameters(c, self.epoch)
         self.noise_counter = np.int64(0)
         self._stride = noise_stride(n_states, n_powers, n_dims)
 
@@ -105,22 +137,26 @@ class MultivectorModel(mesa.Model):
     def step(self) -> None:
         """Advance one month."""
         c = self.compiled
-        self.epoch = int(c.epoch_of_step[self.month_step])
+        epoch = int(c.epoch_of_step[self.month_step])
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self.parameters = _parameters(c, epoch)
         self.noise_counter = np.int64(self.month_step) * self._stride
         self.agents_by_type[PowerAgent].do("make_offers")
         self.agents_by_type[StateAgent].do("choose_ties")
+        lanes, p = self.lanes, self.parameters
         self.ties[:] = self.new_ties
-        partner_shares_into(self.ties, self.shares)
-        remember_shares(self.memory, self.shares, c.rivalry_memory)
+        partner_shares_into(lanes.ties, lanes.shares, lanes.scratch)
+        remember_shares(lanes.memory, lanes.shares, p.rivalry_memory, lanes.scratch)
         n_states, n_powers, n_dims = self.ties.shape
         advance_regional(
-            self.regional,
-            c.regional_target[self.epoch],
-            c.regional_adjustment_rate,
-            c.regional_noise,
-            self.noise_key,
+            lanes.regional,
+            p.regional_target,
+            p.regional_adjustment_rate,
+            p.regional_noise,
+            lanes.keys,
             self.noise_counter + n_states * n_powers * n_dims,
-            self.new_regional,
+            lanes.new_regional,
         )
         self.regional[:] = self.new_regional
         self.month_step += 1
@@ -138,3 +174,20 @@ class MultivectorModel(mesa.Model):
         self.ties_history[self.month_step] = self.ties
         self.regional_history[self.month_step] = self.regional
         self.datacollector.collect(self)
+
+
+def _parameters(compiled: CompiledScenario, epoch: int) -> SimpleNamespace:
+    """Epoch ``epoch``'s parameters and the run's settings, as blocks of one run for the rules.
+
+    Views of the compiled arrays with a trailing run axis of length 1 (settings as 1-element
+    arrays), named as the arguments of :func:`model.rules.advance_runs`.
+    """
+    epoch_arrays = {
+        name: getattr(compiled, name)[epoch][..., np.newaxis]
+        for name in CompiledScenario.EPOCH_ARRAYS
+    }
+    settings = {
+        name: np.array([getattr(compiled, name)], dtype=float)
+        for name in CompiledScenario.RUN_SETTINGS
+    }
+    return SimpleNamespace(**epoch_arrays, **settings)

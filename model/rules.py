@@ -1,18 +1,23 @@
-"""The model's rules: pure, compiled per-run functions on arrays.
+"""The model's rules: pure, compiled functions on arrays with a trailing axis of runs.
 
 Each rule is a :func:`numba.njit` function of plain arrays, with no model object and no hidden
-state. The Mesa agents call them on their own rows (a power on its offers, a state on its ties),
-and :func:`advance_run` calls exactly the same functions for a whole run, so a vectorised
-ensemble can loop them over runs without a second implementation of any rule.
+state. Every array carries the runs it advances on its **last axis** (``L`` runs, the *lanes*),
+so one call advances a block of runs at once: the ensemble engine calls the rules on blocks of
+:data:`LANES` runs, and the Mesa agents call exactly the same functions on a block of one run (a
+trailing axis of length 1, a view of the model's own arrays). There is no second implementation
+of any rule.
 
-Numerics are IEEE (no fast-math, ``error_model="numpy"``), so a run's trajectory does not depend
-on where or with what it is computed. Randomness is counter-based (:func:`uniform`): the noise
-of run ``key`` at step ``t`` for element ``n`` is a pure function of ``(key, t, n)``, which keeps
-every run bit-identical whatever the batch size, order or worker. Kernels are compiled on first
-use and cached on disk (``cache=True``).
+With the runs innermost, the compiler turns each rule's loops into SIMD instructions that
+advance several runs per instruction. The lanes never mix: a run's result does not depend on
+the other runs in its block, on the block's size or on its position. Numerics are IEEE (no
+fast-math, ``error_model="numpy"``), and ``exp`` and ``log1p`` are :mod:`model.elementary`'s
+branch-free versions, so a lane computes the same bits in SIMD and in scalar code. Randomness is
+counter-based (:func:`uniform`): the noise of run ``key`` at step ``t`` for element ``n`` is a
+pure function of ``(key, t, n)``, which keeps every run bit-identical whatever the batch size,
+order or worker. Kernels are compiled on first use and cached on disk (``cache=True``).
 
-Symbols: S states, P powers, D dimensions; ``T[i, j, d]`` ties, ``s[i, j, d]`` partner shares,
-``m[i, j, d]`` remembered shares, ``R[i, k]`` regional ties.
+Symbols: S states, P powers, D dimensions, L runs; ``T[i, j, d]`` ties, ``s[i, j, d]`` partner
+shares, ``m[i, j, d]`` remembered shares, ``R[i, k]`` regional ties (each with its run axis).
 """
 
 from __future__ import annotations
@@ -20,16 +25,28 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from model import elementary
+from model._cache import depend_on_sources
+from model.elementary import exp, log1p
+
 __all__ = [
+    "LANES",
+    "SCRATCH_ROWS",
     "advance_regional",
-    "advance_run",
+    "advance_runs",
+    "noise_factor",
+    "noise_stride",
     "offer_row",
     "partner_shares_into",
     "remember_shares",
-    "simulate_run",
     "state_ties_row",
     "uniform",
 ]
+
+LANES = 64
+"""Runs per block in the ensemble engine: two or four SIMD registers of float64 per loop."""
+SCRATCH_ROWS = 5
+"""Rows of the ``(SCRATCH_ROWS, L)`` work array the rules take."""
 
 _JIT = dict(cache=True, error_model="numpy", nogil=True)
 _ROW = dict(_JIT, inline="always")
@@ -43,6 +60,7 @@ _S11 = np.uint64(11)
 _ONE = np.uint64(1)
 _TWO53 = 1.0 / 9007199254740992.0
 _SQRT3 = 1.7320508075688772
+_TINY = np.finfo(np.float64).tiny  # the smallest normal float64
 
 
 @njit(**_ROW)
@@ -66,47 +84,50 @@ def noise_factor(key: np.uint64, counter: np.int64, sd: float) -> float:
     """Mean-one multiplicative noise ``1 + sd * sqrt(3) * (2u - 1)``, u ~ U[0, 1).
 
     Uniform on ``[1 - sqrt(3) sd, 1 + sqrt(3) sd]``: mean 1, standard deviation ``sd``; positive
-    for ``sd < 1 / sqrt(3)`` (scenarios allow at most 0.5).
+    for ``sd < 1 / sqrt(3)`` (scenarios allow at most 0.5). Exactly 1 when ``sd = 0``.
     """
-    if sd == 0.0:
-        return 1.0
     return 1.0 + sd * _SQRT3 * (2.0 * uniform(key, counter) - 1.0)
 
 
 @njit(**_ROW)
-def offer_row(base_offer, log_base_offer, rivalry_response, shares, memory, offer, log_offer):
+def offer_row(
+    power, base_offer, log_base_offer, rivalry_response, shares, memory, offers, log_offers
+):
     """Offers of one power to every state on every dimension (mechanism 1).
 
     ``O[i, d] = B[i, d] * (1 + rho * max(0, m[i, d] - s[i, d]))``, where ``B = capacity x
     interest(t) x focus x link`` (precomputed per epoch), ``rho`` the power's rivalry response
     and ``m - s`` the share the power has lost to rivals against its remembered share: a power
-    losing ground raises its offers. Units: offers are relative tie-volume units per month.
+    losing ground raises its offers. ``log O = log B + log1p(rho max(0, m - s))``. Units: offers
+    are relative tie-volume units per month.
 
     Parameters
     ----------
-    base_offer, log_base_offer : (S, D) arrays
-    rivalry_response : float, >= 0
-    shares, memory : (S, D) arrays of the power's current and remembered partner shares, in [0, 1]
-    offer, log_offer : (S, D) output arrays
+    power : int, the power's index j
+    base_offer, log_base_offer : (S, P, D, L) arrays
+    rivalry_response : (P, L) array, >= 0
+    shares, memory : (S, P, D, L) arrays of current and remembered partner shares, in [0, 1]
+    offers, log_offers : (S, P, D, L) output arrays; only column ``power`` is written
     """
-    for i in range(base_offer.shape[0]):
-        for d in range(base_offer.shape[1]):
-            loss = memory[i, d] - shares[i, d]
-            if loss > 0.0 and rivalry_response > 0.0:
-                boost = rivalry_response * loss
-                offer[i, d] = base_offer[i, d] * (1.0 + boost)
-                log_offer[i, d] = log_base_offer[i, d] + np.log1p(boost)
-            else:
-                offer[i, d] = base_offer[i, d]
-                log_offer[i, d] = log_base_offer[i, d]
+    n_states, _, n_dims, n_lanes = shares.shape
+    j = power
+    for i in range(n_states):
+        for d in range(n_dims):
+            for r in range(n_lanes):
+                loss = memory[i, j, d, r] - shares[i, j, d, r]
+                rho = rivalry_response[j, r]
+                boost = rho * loss if loss > 0.0 and rho > 0.0 else 0.0
+                offers[i, j, d, r] = base_offer[i, j, d, r] * (1.0 + boost)
+                log_offers[i, j, d, r] = log_base_offer[i, j, d, r] + log1p(boost)
 
 
 @njit(**_ROW)
 def state_ties_row(
+    state,
     ties,
     shares,
-    offer,
-    log_offer,
+    offers,
+    log_offers,
     attraction,
     membership,
     floor,
@@ -116,9 +137,10 @@ def state_ties_row(
     temperature,
     lockin_bonus,
     noise,
-    key,
-    counter0,
+    keys,
+    counter,
     new_ties,
+    scratch,
 ):
     """One state's new ties with every power on every dimension (mechanisms 2-4).
 
@@ -146,93 +168,154 @@ def state_ties_row(
 
     Parameters
     ----------
-    ties, shares, offer, log_offer, membership, floor : (P, D) arrays of this state
-    attraction : (P,) array
-    need : (D,) array, >= 0
-    balancing_propensity, adjustment_rate, temperature, lockin_bonus, noise : float
-    key : uint64, the run's noise key
-    counter0 : int64, noise counter of this state's first element at this step
-    new_ties : (P, D) output array
+    state : int, the state's index i
+    ties, shares, offers, log_offers, membership, floor : (S, P, D, L) arrays
+    attraction : (S, P, L) array
+    need : (S, D, L) array, >= 0
+    balancing_propensity, adjustment_rate : (S, L) arrays
+    temperature, lockin_bonus, noise : (L,) arrays
+    keys : (L,) uint64 array, each run's noise key
+    counter : int64, noise counter of the step's first element (``step x noise_stride``)
+    new_ties : (S, P, D, L) output array; only row ``state`` is written
+    scratch : (SCRATCH_ROWS, L) work array
     """
-    n_powers, n_dims = ties.shape
-    inverse_temperature = 1.0 / temperature
+    i = state
+    _, n_powers, n_dims, n_lanes = ties.shape
+    top, total, free, accepted, inverse_temperature = (
+        scratch[0],
+        scratch[1],
+        scratch[2],
+        scratch[3],
+        scratch[4],
+    )
+    first = counter + i * n_powers * n_dims
+    for r in range(n_lanes):
+        inverse_temperature[r] = 1.0 / temperature[r]
     for d in range(n_dims):
-        # new_ties[:, d] holds the utilities, then the target weights, then the new ties
-        weight = new_ties[:, d]
-        top = -np.inf
+        # new_ties[i, :, d] holds the utilities, then the target weights, then the new ties
+        for r in range(n_lanes):
+            top[r] = -np.inf
+            total[r] = 0.0
+            free[r] = 0.0  # the floors' sum, then the free share per unit of weight
+            accepted[r] = 0.0
         for j in range(n_powers):
-            u = (
-                log_offer[j, d]
-                + attraction[j]
-                + lockin_bonus * membership[j, d]
-                - 2.0 * balancing_propensity * shares[j, d]
-            ) * inverse_temperature
-            weight[j] = u
-            top = u if u > top else top
-        total = 0.0
+            for r in range(n_lanes):
+                u = (
+                    log_offers[i, j, d, r]
+                    + attraction[i, j, r]
+                    + lockin_bonus[r] * membership[i, j, d, r]
+                    - 2.0 * balancing_propensity[i, r] * shares[i, j, d, r]
+                ) * inverse_temperature[r]
+                new_ties[i, j, d, r] = u
+                top[r] = u if u > top[r] else top[r]
         for j in range(n_powers):
-            weight[j] = np.exp(weight[j] - top)
-            total += weight[j]
-        reserved = 0.0
+            for r in range(n_lanes):
+                weight = exp(new_ties[i, j, d, r] - top[r])
+                new_ties[i, j, d, r] = weight
+                total[r] += weight
+                free[r] += floor[i, j, d, r]
+        for r in range(n_lanes):
+            free[r] = (1.0 - free[r]) / total[r]
         for j in range(n_powers):
-            reserved += floor[j, d]
-        accepted = 0.0
-        free = (1.0 - reserved) / total
+            for r in range(n_lanes):
+                weight = floor[i, j, d, r] + free[r] * new_ties[i, j, d, r]
+                new_ties[i, j, d, r] = weight
+                accepted[r] += weight * offers[i, j, d, r]
+        for r in range(n_lanes):
+            accepted[r] = need[i, d, r] * accepted[r] / (1.0 + accepted[r])  # the volume V[d]
         for j in range(n_powers):
-            weight[j] = floor[j, d] + free * weight[j]
-            accepted += weight[j] * offer[j, d]
-        volume = need[d] * accepted / (1.0 + accepted)
-        for j in range(n_powers):
-            mixed = (1.0 - adjustment_rate) * ties[j, d] + adjustment_rate * weight[j] * volume
-            weight[j] = mixed * noise_factor(key, counter0 + j * n_dims + d, noise)
+            element = first + j * n_dims + d
+            for r in range(n_lanes):
+                rate = adjustment_rate[i, r]
+                mixed = (1.0 - rate) * ties[i, j, d, r] + rate * new_ties[i, j, d, r] * accepted[r]
+                new_ties[i, j, d, r] = mixed * noise_factor(keys[r], element, noise[r])
 
 
 @njit(**_ROW)
-def partner_shares_into(ties, shares):
-    """Partner shares ``s[i, j, d] = T[i, j, d] / sum_j T[i, j, d]`` (uniform if all ties are 0)."""
-    n_states, n_powers, n_dims = ties.shape
+def partner_shares_into(ties, shares, scratch):
+    """Partner shares ``s[i, j, d] = T[i, j, d] / sum_j T[i, j, d]``, uniform without ties.
+
+    A state has no ties on a dimension when their sum is below the smallest normal float64
+    (``2.2e-308``): ties that decay to zero pass through subnormal numbers, whose reciprocal
+    overflows, so they count as none (every partner gets ``1 / P``) instead of giving NaN.
+
+    Parameters
+    ----------
+    ties : (S, P, D, L) array, >= 0
+    shares : (S, P, D, L) output array
+    scratch : (SCRATCH_ROWS, L) work array
+    """
+    n_states, n_powers, n_dims, n_lanes = ties.shape
+    total, inverse = scratch[0], scratch[1]
     for i in range(n_states):
         for d in range(n_dims):
-            total = 0.0
+            for r in range(n_lanes):
+                total[r] = 0.0
             for j in range(n_powers):
-                total += ties[i, j, d]
-            if total > 0.0:
-                inverse = 1.0 / total
-                for j in range(n_powers):
-                    shares[i, j, d] = ties[i, j, d] * inverse
-            else:
-                for j in range(n_powers):
-                    shares[i, j, d] = 1.0 / n_powers
+                for r in range(n_lanes):
+                    total[r] += ties[i, j, d, r]
+            for r in range(n_lanes):
+                inverse[r] = 1.0 / total[r]
+            for j in range(n_powers):
+                for r in range(n_lanes):
+                    shares[i, j, d, r] = (
+                        ties[i, j, d, r] * inverse[r] if total[r] >= _TINY else 1.0 / n_powers
+                    )
 
 
 @njit(**_ROW)
-def remember_shares(memory, shares, rivalry_memory):
-    """Exponential memory of shares, ``m' = m + (s - m) / tau_m`` (tau_m in months)."""
-    rate = 1.0 / rivalry_memory
-    flat_m = memory.reshape(-1)
-    flat_s = shares.reshape(-1)
-    for n in range(flat_m.size):
-        flat_m[n] = flat_m[n] + (flat_s[n] - flat_m[n]) * rate
+def remember_shares(memory, shares, rivalry_memory, scratch):
+    """Exponential memory of shares, ``m' = m + (s - m) / tau_m`` (tau_m in months).
+
+    Parameters
+    ----------
+    memory, shares : (S, P, D, L) arrays; ``memory`` is updated in place
+    rivalry_memory : (L,) array, >= 1
+    scratch : (SCRATCH_ROWS, L) work array
+    """
+    n_states, n_powers, n_dims, n_lanes = memory.shape
+    rate = scratch[0]
+    for r in range(n_lanes):
+        rate[r] = 1.0 / rivalry_memory[r]
+    for i in range(n_states):
+        for j in range(n_powers):
+            for d in range(n_dims):
+                for r in range(n_lanes):
+                    memory[i, j, d, r] = (
+                        memory[i, j, d, r] + (shares[i, j, d, r] - memory[i, j, d, r]) * rate[r]
+                    )
 
 
 @njit(**_ROW)
-def advance_regional(regional, target, adjustment_rate, noise, key, counter0, new_regional):
+def advance_regional(regional, target, adjustment_rate, noise, keys, counter, new_regional):
     """Regional ties among the states move toward their target (mechanism 6, regional level).
 
     ``R'[i, k] = clip((1 - lambda_r) R[i, k] + lambda_r R*[i, k] + sd sqrt(3) (2u - 1), 0, 1)``
     for ``i < k``, mirrored; ``R* = logistic(base + openness_i + openness_k + pair_ik)`` is
     precomputed per epoch from the scenario and its events. Zero diagonal.
+
+    Parameters
+    ----------
+    regional, target : (S, S, L) arrays in [0, 1]
+    adjustment_rate, noise : (L,) arrays
+    keys : (L,) uint64 array
+    counter : int64, noise counter of the step's first regional element
+    new_regional : (S, S, L) output array
     """
-    n = regional.shape[0]
+    n, _, n_lanes = regional.shape
     for i in range(n):
-        new_regional[i, i] = 0.0
+        for r in range(n_lanes):
+            new_regional[i, i, r] = 0.0
         for k in range(i + 1, n):
-            value = (1.0 - adjustment_rate) * regional[i, k] + adjustment_rate * target[i, k]
-            if noise > 0.0:
-                value += noise * _SQRT3 * (2.0 * uniform(key, counter0 + i * n + k) - 1.0)
-            value = min(max(value, 0.0), 1.0)
-            new_regional[i, k] = value
-            new_regional[k, i] = value
+            element = counter + i * n + k
+            for r in range(n_lanes):
+                rate = adjustment_rate[r]
+                value = (1.0 - rate) * regional[i, k, r] + rate * target[i, k, r]
+                value += noise[r] * _SQRT3 * (2.0 * uniform(keys[r], element) - 1.0)
+                value = value if value > 0.0 else 0.0
+                value = value if value < 1.0 else 1.0
+                new_regional[i, k, r] = value
+                new_regional[k, i, r] = value
 
 
 @njit(**_JIT)
@@ -242,9 +325,8 @@ def noise_stride(n_states, n_powers, n_dims):
 
 
 @njit(**_JIT)
-def advance_run(
+def advance_runs(
     step,
-    epoch,
     ties,
     shares,
     memory,
@@ -253,6 +335,7 @@ def advance_run(
     log_offers,
     new_ties,
     new_regional,
+    scratch,
     base_offer,
     log_base_offer,
     rivalry_response,
@@ -269,142 +352,56 @@ def advance_run(
     rivalry_memory,
     regional_adjustment_rate,
     regional_noise,
-    key,
+    keys,
 ):
-    """One monthly step of one run, calling the same row rules as the Mesa agents, in order.
+    """One monthly step of a block of runs, calling the Mesa agents' rules in the same order.
 
     Powers make offers (from shares and memory at ``step``); states choose new ties; ties,
-    shares and memory are committed; regional ties advance. ``epoch`` selects the event-dated
-    parameter slice. Arrays are updated in place; ``offers``, ``log_offers`` (S, P, D) and
-    ``new_ties``, ``new_regional`` are scratch.
+    shares and memory are committed; regional ties advance. Parameters are the month's epoch
+    slices with the runs on the last axis (see :func:`state_ties_row`). State arrays are
+    updated in place; ``offers``, ``log_offers``, ``new_ties``, ``new_regional`` and
+    ``scratch`` are work arrays.
     """
-    n_states, n_powers, n_dims = ties.shape
-    stride = noise_stride(n_states, n_powers, n_dims)
-    counter = np.int64(step) * stride
+    n_states, n_powers, n_dims, _ = ties.shape
+    counter = np.int64(step) * noise_stride(n_states, n_powers, n_dims)
     for j in range(n_powers):
         offer_row(
-            base_offer[epoch, :, j, :],
-            log_base_offer[epoch, :, j, :],
-            rivalry_response[epoch, j],
-            shares[:, j, :],
-            memory[:, j, :],
-            offers[:, j, :],
-            log_offers[:, j, :],
+            j, base_offer, log_base_offer, rivalry_response, shares, memory, offers, log_offers
         )
     for i in range(n_states):
         state_ties_row(
-            ties[i],
-            shares[i],
-            offers[i],
-            log_offers[i],
-            attraction[epoch, i],
-            membership[epoch, i],
-            floor[epoch, i],
-            need[epoch, i],
-            balancing_propensity[epoch, i],
-            adjustment_rate[epoch, i],
+            i,
+            ties,
+            shares,
+            offers,
+            log_offers,
+            attraction,
+            membership,
+            floor,
+            need,
+            balancing_propensity,
+            adjustment_rate,
             temperature,
             lockin_bonus,
             noise,
-            key,
-            counter + i * n_powers * n_dims,
-            new_ties[i],
+            keys,
+            counter,
+            new_ties,
+            scratch,
         )
     ties[:] = new_ties
-    partner_shares_into(ties, shares)
-    remember_shares(memory, shares, rivalry_memory)
+    partner_shares_into(ties, shares, scratch)
+    remember_shares(memory, shares, rivalry_memory, scratch)
     advance_regional(
         regional,
-        regional_target[epoch],
+        regional_target,
         regional_adjustment_rate,
         regional_noise,
-        key,
+        keys,
         counter + n_states * n_powers * n_dims,
         new_regional,
     )
     regional[:] = new_regional
 
 
-@njit(**_JIT)
-def simulate_run(
-    epoch_of_step,
-    initial_ties,
-    initial_regional,
-    base_offer,
-    log_base_offer,
-    rivalry_response,
-    attraction,
-    membership,
-    floor,
-    balancing_propensity,
-    adjustment_rate,
-    need,
-    regional_target,
-    temperature,
-    lockin_bonus,
-    noise,
-    rivalry_memory,
-    regional_adjustment_rate,
-    regional_noise,
-    key,
-    record,
-    ties_out,
-    regional_out,
-):
-    """A whole run from its initial state, keeping the months listed in ``record``.
-
-    ``record`` holds increasing step indices in ``[0, T]``; ``ties_out[k]`` (S, P, D) and
-    ``regional_out[k]`` (S, S) receive the state after ``record[k]`` steps. The ensemble engine
-    calls this same function for every run.
-    """
-    n_steps = epoch_of_step.shape[0]
-    ties = initial_ties.copy()
-    shares = np.empty_like(ties)
-    partner_shares_into(ties, shares)
-    memory = shares.copy()
-    regional = initial_regional.copy()
-    offers = np.empty_like(ties)
-    log_offers = np.empty_like(ties)
-    new_ties = np.empty_like(ties)
-    new_regional = np.empty_like(regional)
-    slot = 0
-    if record.shape[0] > 0 and record[0] == 0:
-        ties_out[0] = ties
-        regional_out[0] = regional
-        slot = 1
-    for step in range(n_steps):
-        if slot >= record.shape[0]:
-            break
-        advance_run(
-            step,
-            epoch_of_step[step],
-            ties,
-            shares,
-            memory,
-            regional,
-            offers,
-            log_offers,
-            new_ties,
-            new_regional,
-            base_offer,
-            log_base_offer,
-            rivalry_response,
-            attraction,
-            membership,
-            floor,
-            balancing_propensity,
-            adjustment_rate,
-            need,
-            regional_target,
-            temperature,
-            lockin_bonus,
-            noise,
-            rivalry_memory,
-            regional_adjustment_rate,
-            regional_noise,
-            key,
-        )
-        if record[slot] == step + 1:
-            ties_out[slot] = ties
-            regional_out[slot] = regional
-            slot += 1
+depend_on_sources(globals(), [__file__, elementary.__file__])

@@ -982,9 +982,11 @@ class CompiledScenario:
     """Names of :meth:`rule_arguments`, in order."""
     EPOCH_ARRAYS: ClassVar[tuple[str, ...]] = RULE_ARGUMENTS[3:13]
     """The rule arguments indexed by epoch first."""
+    RUN_SETTINGS: ClassVar[tuple[str, ...]] = RULE_ARGUMENTS[13:]
+    """The rule arguments constant over a run (scalars)."""
 
     def rule_arguments(self, n_steps: int | None = None) -> tuple:
-        """The scenario arguments of :func:`model.rules.simulate_run`, in its order.
+        """The scenario arguments of the ensemble engine's kernel, in its order.
 
         ``n_steps`` limits the run to its first months (default: the whole horizon).
         """

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from model.ensemble import simulate_ensemble
 from model.model import MultivectorModel, noise_key_from
-from model.rules import noise_factor, simulate_run, uniform
+from model.rules import noise_factor, uniform
 from model.scenario import CompiledScenario, Scenario, load_scenario
 from tests.strategies import parameter_overrides, seeds
 
@@ -20,12 +21,9 @@ MONTHS = 48  # for property tests: four years exercise every rule and the first 
 
 
 def _engine(compiled: CompiledScenario, key: np.uint64, n_steps: int):
-    """``simulate_run`` on the compiled arrays for the first ``n_steps`` months."""
-    n_states, n_powers, n_dims = compiled.initial_ties.shape
-    ties = np.empty((n_steps + 1, n_states, n_powers, n_dims))
-    regional = np.empty((n_steps + 1, n_states, n_states))
-    simulate_run(*compiled.rule_arguments(n_steps), key, np.arange(n_steps + 1), ties, regional)
-    return ties, regional
+    """The ensemble engine's run with noise key ``key`` for the first ``n_steps`` months."""
+    ties, regional = simulate_ensemble(compiled, None, keys=[key], record=np.arange(n_steps + 1))
+    return ties[0], regional[0]
 
 
 def _mesa(scenario: Scenario, rng, n_steps: int | None = None) -> MultivectorModel:
@@ -38,11 +36,11 @@ def _mesa(scenario: Scenario, rng, n_steps: int | None = None) -> MultivectorMod
 
 
 # --------------------------------------------------------------------------------------------
-# the Mesa model and simulate_run are one implementation
+# the Mesa model and the ensemble engine are one implementation
 
 
 @pytest.mark.parametrize("seed", [0, 1, 20211231])
-def test_mesa_model_equals_simulate_run(seed):
+def test_mesa_model_equals_the_ensemble_engine(seed):
     model = _mesa(BASELINE, seed)
     key = noise_key_from(np.random.default_rng(seed))
     assert model.noise_key == key
@@ -56,7 +54,7 @@ def test_mesa_model_equals_simulate_run(seed):
 
 @settings(max_examples=15, deadline=None)
 @given(overrides=parameter_overrides(BASELINE, min_temperature=0.01), seed=seeds())
-def test_mesa_model_equals_simulate_run_for_any_parameters(overrides, seed):
+def test_mesa_model_equals_the_ensemble_engine_for_any_parameters(overrides, seed):
     scenario = BASELINE.with_overrides(overrides)
     model = _mesa(scenario, seed, MONTHS)
     ties, regional = _engine(scenario.compiled, noise_key_from(np.random.default_rng(seed)), MONTHS)
@@ -67,7 +65,7 @@ def test_mesa_model_equals_simulate_run_for_any_parameters(overrides, seed):
 @pytest.mark.parametrize(
     "make_rng", [np.random.SeedSequence, np.random.default_rng], ids=["SeedSequence", "Generator"]
 )
-def test_mesa_model_equals_simulate_run_for_generator_seeds(make_rng):
+def test_mesa_model_equals_the_ensemble_engine_for_generator_seeds(make_rng):
     model = _mesa(BASELINE, make_rng(7), 24)
     key = noise_key_from(np.random.default_rng(make_rng(7)))
     ties, regional = _engine(BASELINE.compiled, key, 24)
@@ -192,3 +190,23 @@ def test_any_seed_reproduces(seed):
     recorded = slice(0, MONTHS + 1)
     assert np.array_equal(first.ties_history[recorded], second.ties_history[recorded])
     assert np.array_equal(first.regional_history[recorded], second.regional_history[recorded])
+
+
+def test_ties_decaying_to_zero_give_uniform_shares_not_nan():
+    """Found by hypothesis: with no offers, ties decay through subnormal numbers.
+
+    The reciprocal of a subnormal sum overflows, and the shares became NaN (month 513 of the
+    2040 baseline); a sum below the smallest normal float64 now counts as no ties.
+    """
+    silent = {"model.noise": 0.0, "model.lockin_floor": 0.0, "states.KAZ.adjustment_rate": 0.75}
+    for power in BASELINE.power_ids:
+        silent[f"powers.{power}.interest"] = 0.0
+    scenario = load_scenario(BASELINE_PATH.with_name("baseline-2040.toml"), silent)
+    model = _mesa(scenario, 0)
+    assert not np.isnan(model.ties_history).any()
+    assert not np.isnan(model.shares).any()
+    kaz = scenario.state_ids.index("KAZ")
+    assert np.all(model.ties_history[-1, kaz] < np.finfo(float).tiny)
+    np.testing.assert_array_equal(model.shares[kaz], 1.0 / len(scenario.powers))
+    ties, _ = _engine(scenario.compiled, model.noise_key, scenario.n_steps)
+    assert np.array_equal(ties, model.ties_history)
