@@ -103,15 +103,12 @@ def replicate_seeds(batch_seed: int, n_runs: int, first: int = 0) -> np.ndarray:
     """Seeds of replicates ``first .. first + n_runs - 1``: child ``k`` of ``SeedSequence``.
 
     ``SeedSequence(batch_seed, spawn_key=(k,))`` is what ``SeedSequence(batch_seed).spawn()``
-    yields as its k-th child, so a replicate's seed does not depend on the batch size.
+    yields as its k-th child, so a replicate's seed does not depend on the batch size. Computed
+    for all replicates in one compiled loop (:func:`model.seeding.spawned_seeds`).
     """
-    return np.array(
-        [
-            np.random.SeedSequence(batch_seed, spawn_key=(k,)).generate_state(1, dtype=np.uint64)[0]
-            for k in range(first, first + n_runs)
-        ],
-        dtype=np.uint64,
-    )
+    from model.seeding import spawned_seeds  # numba: imported only when seeds are needed
+
+    return spawned_seeds(batch_seed, n_runs, first)
 
 
 def recorded_months(kept) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,7 @@ from model import elementary, rules
 from model._cache import depend_on_sources
 from model.rules import LANES, SCRATCH_ROWS, advance_runs, partner_shares_into
 from model.scenario import CompiledScenario
+from model.seeding import noise_keys
 
 __all__ = [
     "Variants",
@@ -39,21 +40,6 @@ __all__ = [
     "stack_variants",
     "warm_up",
 ]
-
-
-def noise_keys(seeds: Sequence[int] | np.ndarray) -> np.ndarray:
-    """Each run's noise key: the first draw of ``numpy.random.default_rng(seed)`` (uint64).
-
-    This is what ``MultivectorModel(scenario, rng=seed)`` draws (Mesa builds ``self.rng =
-    default_rng(seed)`` from an integer seed).
-    """
-    return np.array(
-        [
-            np.random.default_rng(int(seed)).integers(0, 2**64 - 1, dtype=np.uint64, endpoint=True)
-            for seed in seeds
-        ],
-        dtype=np.uint64,
-    )
 
 
 Variants = tuple[np.ndarray, ...]
