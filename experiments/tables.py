@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -64,36 +66,49 @@ def batch_tables(
     out = measure_batch(scenario, ties, regional, steps)
     kept = np.arange(n_recorded) if keep is None else np.flatnonzero(keep)
     n_dates = kept.size
-    dates = pd.to_datetime(scenario.dates[steps[kept]].astype("datetime64[ns]"))
-    states = pd.Categorical(scenario.state_ids, categories=scenario.state_ids)
-    powers = pd.Categorical(scenario.power_ids, categories=scenario.power_ids)
+    dates = scenario.dates[steps[kept]].astype("datetime64[ns]")
     dims = [*scenario.dimension_ids, OVERALL]
-    dimensions = pd.Categorical(dims, categories=dims)
     run_ids = np.asarray(runs["run"], dtype=np.int64)
     seeds = np.asarray(runs["seed"], dtype=np.uint64)
     result: dict[str, pd.DataFrame] = {}
 
-    def grid(*sizes):
-        return [a.ravel() for a in np.indices(sizes)]
+    def index(*axes: tuple[str, int]) -> dict[str, np.ndarray]:
+        """Index columns of rows ordered by run, date, then ``axes`` (name, size), C order."""
+        rows_per_run = n_dates * math.prod(size for _, size in axes)
+        columns = {"run": np.repeat(run_ids, rows_per_run), "seed": np.repeat(seeds, rows_per_run)}
+        inner = rows_per_run // n_dates
+        columns["date"] = np.tile(np.repeat(dates, inner), n_runs)
+        categories = {"state": scenario.state_ids, "dimension": dims, "power": scenario.power_ids}
+        outer = n_runs * n_dates
+        for name, size in axes:
+            inner //= size
+            codes = np.tile(np.repeat(np.arange(size, dtype=_codes_dtype(size)), inner), outer)
+            columns[name] = pd.Categorical.from_codes(codes, categories=categories[name])
+            outer *= size
+        return columns
 
     def at(values: np.ndarray) -> np.ndarray:  # the kept months, on axis 1
         return values[:, kept]
 
+    def partners(codes: np.ndarray) -> pd.Categorical:
+        return pd.Categorical.from_codes(
+            codes.astype(_codes_dtype(n_powers)), categories=scenario.power_ids
+        )
+
     if "metrics" in tables:
-        r, t, s = grid(n_runs, n_dates, n_states)
-        index = {"run": run_ids[r]}
-        for name, values in runs.items():
-            if name != "run":
-                index[name] = np.asarray(values)[r]
-        index["seed"] = seeds[r]
-        index["date"] = dates[t]
-        index["state"] = states[s]
+        columns = index(("state", n_states))
+        per_run = n_dates * n_states
+        # column order: the per-run columns as given (run first, seed as uint64), date, state
+        columns = {
+            name: columns[name]
+            if name in ("run", "seed")
+            else np.repeat(np.asarray(values), per_run)
+            for name, values in {"run": None, **runs, "seed": None}.items()
+        } | {"date": columns["date"], "state": columns["state"]}
         last = -1  # the "overall" dimension
         metric_columns = {
             "dependence": at(out["largest_share"])[..., last],
-            "largest_partner": np.asarray(scenario.power_ids)[
-                at(out["largest_partner"])[..., last]
-            ],
+            "largest_partner": partners(at(out["largest_partner"])[..., last].ravel()),
             "hhi": at(out["hhi"])[..., last],
             "hhi_normalised": at(out["hhi_normalised"])[..., last],
             "effective_partners": at(out["effective_partners"])[..., last],
@@ -109,35 +124,20 @@ def batch_tables(
         metric_columns["regional_cooperation"] = np.broadcast_to(
             at(out["regional_cooperation"])[..., None], (n_runs, n_dates, n_states)
         )
-        metrics = _frame(
-            index,
+        result["metrics"] = _frame(
+            columns,
             {
-                k: _f32(v).ravel() if v.dtype.kind == "f" else v.ravel()
+                k: _f32(v).ravel() if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
                 for k, v in metric_columns.items()
             },
         )
-        metrics["largest_partner"] = pd.Categorical(
-            metrics["largest_partner"], categories=scenario.power_ids
-        )
-        result["metrics"] = metrics
 
     if "dimensions" in tables:
-        r, t, s, d = grid(n_runs, n_dates, n_states, n_dims + 1)
-        index = {
-            "run": run_ids[r],
-            "seed": seeds[r],
-            "date": dates[t],
-            "state": states[s],
-            "dimension": dimensions[d],
-        }
         result["dimensions"] = _frame(
-            index,
+            index(("state", n_states), ("dimension", n_dims + 1)),
             {
                 "largest_share": _f32(at(out["largest_share"])).ravel(),
-                "largest_partner": pd.Categorical(
-                    np.asarray(scenario.power_ids)[at(out["largest_partner"]).ravel()],
-                    categories=scenario.power_ids,
-                ),
+                "largest_partner": partners(at(out["largest_partner"]).ravel()),
                 "hhi": _f32(at(out["hhi"])).ravel(),
                 "hhi_normalised": _f32(at(out["hhi_normalised"])).ravel(),
                 "effective_partners": _f32(at(out["effective_partners"])).ravel(),
@@ -148,24 +148,23 @@ def batch_tables(
         kept_ties = at(ties)
         overall_ties = kept_ties @ scenario.compiled.dimension_weight  # (R, T, S, P)
         all_ties = np.concatenate([kept_ties, overall_ties[..., None]], axis=-1)
-        r, t, s, p, d = grid(n_runs, n_dates, n_states, n_powers, n_dims + 1)
-        index = {
-            "run": run_ids[r],
-            "seed": seeds[r],
-            "date": dates[t],
-            "state": states[s],
-            "dimension": dimensions[d],
-            "power": powers[p],
-        }
+        columns = index(("state", n_states), ("power", n_powers), ("dimension", n_dims + 1))
+        columns["power"] = columns.pop("power")  # after the dimension, as the columns read
         result["shares"] = _frame(
-            index, {"share": _f32(at(out["shares"])).ravel(), "tie": _f32(all_ties).ravel()}
+            columns, {"share": _f32(at(out["shares"])).ravel(), "tie": _f32(all_ties).ravel()}
         )
     return result
 
 
-def _frame(index: dict[str, np.ndarray], columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    return pd.DataFrame({**index, **columns})
+def _frame(index: dict, columns: dict) -> pd.DataFrame:
+    # the columns are fresh arrays: no copy, and no consolidation into 2-d blocks
+    return pd.DataFrame({**index, **columns}, copy=False)
 
 
 def _f32(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
+
+
+def _codes_dtype(n_categories: int) -> type:
+    """The categorical codes' dtype pandas itself picks for ``n_categories``."""
+    return np.int8 if n_categories < 128 else np.int16 if n_categories < 32768 else np.int32
