@@ -72,11 +72,11 @@ def batch_tables(
     seeds = np.asarray(runs["seed"], dtype=np.uint64)
     result: dict[str, pd.DataFrame] = {}
 
-    def index(*axes: tuple[str, int]) -> dict[str, np.ndarray]:
+    def index(*axes: tuple[str, int]) -> dict[str, np.ndarray | pd.Categorical]:
         """Index columns of rows ordered by run, date, then ``axes`` (name, size), C order."""
-        rows_per_run = n_dates * math.prod(size for _, size in axes)
+        inner = math.prod(size for _, size in axes)  # rows per run and date
+        rows_per_run = n_dates * inner
         columns = {"run": np.repeat(run_ids, rows_per_run), "seed": np.repeat(seeds, rows_per_run)}
-        inner = rows_per_run // n_dates
         columns["date"] = np.tile(np.repeat(dates, inner), n_runs)
         categories = {"state": scenario.state_ids, "dimension": dims, "power": scenario.power_ids}
         outer = n_runs * n_dates
@@ -96,15 +96,18 @@ def batch_tables(
         )
 
     if "metrics" in tables:
-        columns = index(("state", n_states))
-        per_run = n_dates * n_states
-        # column order: the per-run columns as given (run first, seed as uint64), date, state
-        columns = {
-            name: columns[name]
-            if name in ("run", "seed")
-            else np.repeat(np.asarray(values), per_run)
-            for name, values in {"run": None, **runs, "seed": None}.items()
-        } | {"date": columns["date"], "state": columns["state"]}
+        indexed = index(("state", n_states))
+        # columns: run, the other per-run columns in their order (seed as uint64), date, state
+        columns = {"run": indexed["run"]}
+        for name, values in runs.items():
+            if name != "run":
+                columns[name] = (
+                    indexed["seed"]
+                    if name == "seed"
+                    else np.repeat(np.asarray(values), n_dates * n_states)
+                )
+        columns["seed"] = indexed["seed"]  # where runs had it, else after the others
+        columns["date"], columns["state"] = indexed["date"], indexed["state"]
         last = -1  # the "overall" dimension
         metric_columns = {
             "dependence": at(out["largest_share"])[..., last],
@@ -166,5 +169,5 @@ def _f32(values: np.ndarray) -> np.ndarray:
 
 
 def _codes_dtype(n_categories: int) -> type:
-    """The categorical codes' dtype pandas itself picks for ``n_categories``."""
-    return np.int8 if n_categories < 128 else np.int16 if n_categories < 32768 else np.int32
+    """A signed integer type for the codes ``0 .. n_categories - 1`` (from_codes recasts)."""
+    return np.int8 if n_categories <= 128 else np.int16 if n_categories <= 32768 else np.int32

@@ -25,9 +25,13 @@ def depend_on_sources(namespace: dict, files: Iterable[str]) -> None:
     cache internals (``Dispatcher._cache._cache_file._source_stamp``, numba 0.55 to 0.68); if
     they move, functions keep numba's own per-file stamp.
     """
-    stamp = tuple(
-        (os.path.basename(path), os.stat(path).st_mtime, os.stat(path).st_size) for path in files
-    )
+    try:
+        stamp = tuple(
+            (os.path.basename(path), os.stat(path).st_mtime, os.stat(path).st_size)
+            for path in files
+        )
+    except OSError:  # sources not on disk (a zip or frozen install): numba's own stamps
+        return
     for value in list(namespace.values()):
         if not isinstance(value, Dispatcher):
             continue

@@ -274,7 +274,7 @@ def announce_compile(stream=None) -> None:
 
 def simulate_ensemble(
     compiled: CompiledScenario | Variants,
-    seeds: Sequence[int] | np.ndarray | None,
+    seeds: Sequence[int] | np.ndarray | None = None,
     *,
     variant: Sequence[int] | np.ndarray | None = None,
     record: Sequence[int] | np.ndarray | None = None,

@@ -75,7 +75,6 @@ class MultivectorModel(mesa.Model):
             scenario = scenario.with_overrides(overrides)
         self.config: Scenario = scenario
         self.compiled = c = scenario.compiled
-        self.noise_key = key
 
         n_states, n_powers, n_dims = c.initial_ties.shape
         self.ties = c.initial_ties.copy()
@@ -124,6 +123,11 @@ class MultivectorModel(mesa.Model):
             reporters[f"dependence_{s}"] = lambda m, i=i: float(m.dependence()[i])
         self.datacollector = mesa.DataCollector(model_reporters=reporters)
         self._record()
+
+    @property
+    def noise_key(self) -> np.uint64:
+        """The run's noise key (read-only: the rules read it from ``lanes.keys``)."""
+        return self.lanes.keys[0]
 
     @property
     def date(self) -> str:

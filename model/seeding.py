@@ -20,10 +20,10 @@ against numpy over random and edge-case seeds. Seeds outside ``[0, 2**64)`` go t
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 from numba import njit
-
-from model._cache import depend_on_sources
 
 __all__ = ["noise_keys", "spawned_seeds"]
 
@@ -38,7 +38,7 @@ _MIX_MULT_R = np.uint64(0x4973F715)
 _XSHIFT = np.uint64(16)
 _S32 = np.uint64(32)
 _S63 = np.uint64(63)
-_S64_MINUS = np.uint64(64)
+_S64 = np.uint64(64)
 _ONE = np.uint64(1)
 _POOL_SIZE = 4
 _PCG_MULT_HIGH = np.uint64(0x2360ED051FC65DA4)
@@ -136,7 +136,7 @@ def _first_pcg64_output(state):
     high, low = _pcg_step(high, low, inc_high, inc_low)  # the draw's own step
     rotation = high >> np.uint64(58)
     value = high ^ low
-    return (value >> rotation) | (value << ((_S64_MINUS - rotation) & _S63))
+    return (value >> rotation) | (value << ((_S64 - rotation) & _S63))
 
 
 @njit(**_JIT)
@@ -180,7 +180,8 @@ def noise_keys(seeds) -> np.ndarray:
     """Each run's noise key: the first draw of ``numpy.random.default_rng(seed)`` (uint64).
 
     This is what ``MultivectorModel(scenario, rng=seed)`` draws (Mesa builds ``self.rng =
-    default_rng(seed)`` from an integer seed).
+    default_rng(seed)`` from an integer seed). Seeds are integers, as numpy requires: a sequence
+    of ints or an integer array; anything else raises numpy's ``TypeError``.
     """
     if isinstance(seeds, np.ndarray) and seeds.dtype.kind in "ui":
         array = seeds.reshape(-1)
@@ -189,7 +190,7 @@ def noise_keys(seeds) -> np.ndarray:
             _noise_keys(array.astype(np.uint64), keys)
             return keys
     # Python ints (numpy would turn a list mixing small and large ones into float64)
-    values = [int(s) for s in np.asarray(seeds, dtype=object).reshape(-1)]
+    values = [_integer(s) for s in np.asarray(seeds, dtype=object).reshape(-1)]
     if all(0 <= v < 2**64 for v in values):
         return noise_keys(np.array(values, dtype=np.uint64))
     return np.array(  # numpy's own path: large seeds, and its error for negative ones
@@ -207,9 +208,10 @@ def spawned_seeds(batch_seed: int, n_runs: int, first: int = 0) -> np.ndarray:
     ``SeedSequence(batch_seed).spawn(n)[k]`` is that sequence, so replicate ``k``'s seed does
     not depend on how many replicates there are.
     """
-    batch_seed, first, n_runs = int(batch_seed), int(first), int(n_runs)
-    if batch_seed < 0 or first < 0 or first + n_runs > 2**64:
-        np.random.SeedSequence(batch_seed, spawn_key=(first,))  # numpy's error
+    batch_seed, first, n_runs = _integer(batch_seed), _integer(first), _integer(n_runs)
+    if batch_seed < 0 or first < 0 or first + n_runs > 2**63:
+        # numpy's own path: its error for negative values, and spawn keys beyond int64
+        np.random.SeedSequence(batch_seed, spawn_key=(first,))
         return np.array(
             [
                 np.random.SeedSequence(batch_seed, spawn_key=(k,)).generate_state(1, np.uint64)[0]
@@ -222,4 +224,9 @@ def spawned_seeds(batch_seed: int, n_runs: int, first: int = 0) -> np.ndarray:
     return out
 
 
-depend_on_sources(globals(), [__file__])
+def _integer(value) -> int:
+    """``value`` as an int if it is one (a Python or numpy integer), else numpy's TypeError."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"SeedSequence expects int or sequence of ints, not {value!r}") from None

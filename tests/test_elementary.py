@@ -90,9 +90,10 @@ def test_log1p_special_values():
     np.testing.assert_array_equal(_apply(_log1p_loop, x), expected)
 
 
-def test_log1p_of_zero_is_exactly_zero():
+def test_log1p_of_zero_is_exactly_zero_with_its_sign():
     # the rules add log1p(0) to a log offer when the rivalry response is inactive
-    assert _log1p_one(0.0) == 0.0
+    assert _log1p_one(0.0) == 0.0 and not np.signbit(_log1p_one(0.0))
+    assert np.signbit(_log1p_one(-0.0))
 
 
 @settings(max_examples=200, deadline=None)

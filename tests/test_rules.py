@@ -22,7 +22,7 @@ MONTHS = 48  # for property tests: four years exercise every rule and the first 
 
 def _engine(compiled: CompiledScenario, key: np.uint64, n_steps: int):
     """The ensemble engine's run with noise key ``key`` for the first ``n_steps`` months."""
-    ties, regional = simulate_ensemble(compiled, None, keys=[key], record=np.arange(n_steps + 1))
+    ties, regional = simulate_ensemble(compiled, keys=[key], record=np.arange(n_steps + 1))
     return ties[0], regional[0]
 
 

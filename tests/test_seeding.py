@@ -49,7 +49,9 @@ def test_noise_keys_of_seeds_beyond_uint64_go_through_numpy():
 @given(
     batch_seed=st.one_of(UINT64, st.integers(2**64, 2**200)),
     n_runs=st.integers(0, 20),
-    first=st.one_of(st.integers(0, 100), st.integers(2**32 - 10, 2**33)),
+    first=st.one_of(
+        st.integers(0, 100), st.integers(2**32 - 10, 2**33), st.integers(2**63 - 10, 2**64 - 21)
+    ),
 )
 @example(batch_seed=20211231, n_runs=3, first=0)
 @example(batch_seed=0, n_runs=2, first=2**32 - 1)
@@ -62,3 +64,16 @@ def test_spawned_seeds_equal_numpy(batch_seed, n_runs, first):
 def test_spawned_seeds_refuse_a_negative_batch_seed_as_numpy_does():
     with pytest.raises(ValueError):
         spawned_seeds(-3, 2)
+
+
+@pytest.mark.parametrize("bad", [1.7, 2.0, "7", None])
+def test_seeds_that_are_not_integers_are_refused_as_numpy_does(bad):
+    with pytest.raises(TypeError):
+        np.random.SeedSequence(bad) if bad is not None else np.random.SeedSequence([bad])
+    with pytest.raises(TypeError):
+        spawned_seeds(bad, 2)
+    with pytest.raises(TypeError):
+        noise_keys([bad])
+    if bad is not None:
+        with pytest.raises(TypeError):
+            noise_keys(np.array([bad]))

@@ -82,3 +82,13 @@ def test_dimension_and_share_rows_hold_their_dimension_and_power(batch):
                 assert row.share == np.float32(vector[j])
                 tie = ties[r, t, i] @ weights if row.dimension == OVERALL else ties[r, t, i, :, d]
                 assert row.tie == np.float32(tie[j])
+
+
+def test_no_kept_month_gives_empty_tables_with_the_same_columns(batch):
+    baseline, runs, ties, steps, keep, tables = batch
+    regional = np.zeros((*ties.shape[:3], ties.shape[2]))
+    empty = batch_tables(baseline, runs, ties, regional, steps=steps, keep=np.zeros_like(keep))
+    for name, frame in tables.items():
+        assert len(empty[name]) == 0
+        assert list(empty[name].columns) == list(frame.columns)
+        assert (empty[name].dtypes == frame.dtypes).all()
