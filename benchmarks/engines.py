@@ -14,11 +14,11 @@ Prints runs/s and the ratio to ``mesa.batch_run`` with 2 processes, all measured
 Then the peak memory of this process, and whether the ensemble's runs equal the Mesa engine's
 (the metrics tables of the first ``--runs`` seeds, ``DataFrame.equals``).
 
-Why 400 runs for the anchor: ``mesa.batch_run`` starts a ``spawn`` pool whose workers import
+Why 1,000 runs for the anchor: ``mesa.batch_run`` starts a ``spawn`` pool whose workers import
 Mesa, numpy and our compiled rules (about 1.5 s here), so over a few dozen runs it measures mostly
-that start-up. With 40 runs, 2 processes ran at about 20 runs/s; with 400 at about 37-44, close
-to the 41 measured with 1,000 and 2,000 runs. The anchor is therefore its sustained rate, not a
-short batch that would flatter the ratio.
+that start-up. Measured here with 2 processes: 20 runs/s over 40 runs, 31-35 over 200-400, 41.5
+over 1,000 and 39.5 over 2,000. The anchor is therefore its sustained rate, not a short batch that
+would flatter the ratio (at the cost of about a minute for the two ``batch_run`` rows).
 
 Usage: ``python benchmarks/engines.py [--runs N] [--ensemble R ...] [--batch N]``. Compilation is
 warmed up first and not timed. Machines are noisy (about 15%): compare figures from one run only.
@@ -77,7 +77,7 @@ def timed(label, runs, func):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=400, help="runs for the Mesa-based engines")
+    parser.add_argument("--runs", type=int, default=1000, help="runs for the Mesa-based engines")
     parser.add_argument(
         "--ensemble", type=int, nargs="+", default=[1000, 10000], help="ensemble sizes R"
     )
