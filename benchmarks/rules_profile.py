@@ -1,17 +1,17 @@
 """Where a month of the ensemble goes: each rule's cost per run and month, for several block sizes.
 
-Runs the rules of :mod:`model.rules` on blocks of ``L`` runs (the ensemble's layout, runs last)
-with the calibrated baseline's parameters for its first epoch, repeated for ``--months`` months:
+Runs the rules of :mod:`model.rules` on a block of ``L`` runs (the ensemble's layout, runs last):
+a Mesa model's run of the calibrated baseline at its first month, repeated ``L`` times, for
+``--months`` months:
 
 * ``offers``: every power's :func:`~model.rules.offer_row` (a ``log1p`` per element);
 * ``ties``: every state's :func:`~model.rules.state_ties_row` (an ``exp`` and a noise draw per
   element);
-* ``commit``: :func:`~model.rules.partner_shares_into`, :func:`~model.rules.remember_shares`
-  and :func:`~model.rules.advance_regional`;
+* ``commit``: :func:`~model.rules.commit_month` (ties, shares, memory and regional ties);
 * ``step``: :func:`~model.rules.advance_runs`, the whole month the ensemble runs;
 
-then the same for the C library's ``exp`` and ``log1p`` against :mod:`model.elementary`'s, per
-call. Figures are nanoseconds per run and month (per call for the last rows), on one thread;
+then the C library's ``exp`` and ``log1p`` against :mod:`model.elementary`'s, per call. Figures
+are nanoseconds per run and month (per call for the last rows), on one thread;
 :data:`model.rules.LANES` was chosen from this table. Machines are noisy (about 15%): compare
 figures from one run only.
 
@@ -24,39 +24,17 @@ import argparse
 import time
 from collections import namedtuple
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from numba import njit
 
-from model.elementary import exp, log1p
-from model.model import _parameters
-from model.rules import (
-    SCRATCH_ROWS,
-    advance_regional,
-    advance_runs,
-    noise_stride,
-    offer_row,
-    partner_shares_into,
-    remember_shares,
-    state_ties_row,
-)
-from model.scenario import CompiledScenario, load_scenario
+from model import elementary
+from model.model import MultivectorModel
+from model.rules import advance_runs, commit_month, noise_stride, offer_row, state_ties_row
+from model.scenario import load_scenario
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml"
-LANE_ARRAYS = (
-    "ties",
-    "shares",
-    "memory",
-    "offers",
-    "log_offers",
-    "new_ties",
-    "regional",
-    "new_regional",
-    "scratch",
-    "keys",
-)
-Parameters = namedtuple("Parameters", CompiledScenario.EPOCH_ARRAYS + CompiledScenario.RUN_SETTINGS)
-Lanes = namedtuple("Lanes", LANE_ARRAYS)
 
 
 @njit(error_model="numpy", nogil=True)
@@ -104,19 +82,22 @@ def _ties(months, p, lanes):
 
 @njit(error_model="numpy", nogil=True)
 def _commit(months, p, lanes):
-    n_states, n_powers, n_dims = lanes.ties.shape[:3]
-    stride = noise_stride(n_states, n_powers, n_dims)
+    stride = noise_stride(*lanes.ties.shape[:3])
     for t in range(months):
-        partner_shares_into(lanes.ties, lanes.shares, lanes.scratch)
-        remember_shares(lanes.memory, lanes.shares, p.rivalry_memory, lanes.scratch)
-        advance_regional(
+        commit_month(
+            lanes.ties,
+            lanes.shares,
+            lanes.memory,
             lanes.regional,
+            lanes.new_ties,
+            lanes.new_regional,
+            lanes.scratch,
             p.regional_target,
+            p.rivalry_memory,
             p.regional_adjustment_rate,
             p.regional_noise,
             lanes.keys,
-            np.int64(t) * stride + n_states * n_powers * n_dims,
-            lanes.new_regional,
+            np.int64(t) * stride,
         )
 
 
@@ -154,57 +135,40 @@ def _step(months, p, lanes):
         )
 
 
-@njit(error_model="numpy", nogil=True)
-def _library_exp(x, out, repeats):
-    for _ in range(repeats):
-        for n in range(x.shape[0]):
-            out[n] = np.exp(x[n])
+def _per_call(function):
+    """A compiled loop applying ``function`` to every element, ``repeats`` times."""
+
+    @njit(error_model="numpy", nogil=True)
+    def loop(x, out, repeats):
+        for _ in range(repeats):
+            for n in range(x.shape[0]):
+                out[n] = function(x[n])
+
+    return loop
 
 
-@njit(error_model="numpy", nogil=True)
-def _own_exp(x, out, repeats):
-    for _ in range(repeats):
-        for n in range(x.shape[0]):
-            out[n] = exp(x[n])
+def _block(scenario, n_lanes: int) -> tuple[tuple, tuple]:
+    """The parameters and arrays of ``n_lanes`` copies of a Mesa model's run (runs last).
+
+    The Mesa model holds them as a block of one run (``model.parameters``, ``model.lanes``);
+    each is repeated along that axis, and the noise keys made distinct.
+    """
+    model = MultivectorModel(scenario, rng=1)
+
+    def repeated(namespace: SimpleNamespace) -> tuple:
+        fields = vars(namespace)
+        arrays = {
+            name: np.ascontiguousarray(np.repeat(value[..., :1], n_lanes, axis=-1))
+            for name, value in fields.items()
+        }
+        if "keys" in arrays:
+            arrays["keys"] = arrays["keys"] + np.arange(n_lanes, dtype=np.uint64)
+        return _TUPLES.setdefault(tuple(fields), namedtuple("Block", fields))(**arrays)
+
+    return repeated(model.parameters), repeated(model.lanes)
 
 
-@njit(error_model="numpy", nogil=True)
-def _library_log1p(x, out, repeats):
-    for _ in range(repeats):
-        for n in range(x.shape[0]):
-            out[n] = np.log1p(x[n])
-
-
-@njit(error_model="numpy", nogil=True)
-def _own_log1p(x, out, repeats):
-    for _ in range(repeats):
-        for n in range(x.shape[0]):
-            out[n] = log1p(x[n])
-
-
-def _block(compiled: CompiledScenario, n_lanes: int) -> tuple[Parameters, Lanes]:
-    """The rules' arrays for ``n_lanes`` runs of the baseline at its first epoch (runs last)."""
-
-    def lanes_of(array):
-        return np.ascontiguousarray(np.repeat(np.asarray(array)[..., None], n_lanes, axis=-1))
-
-    one = _parameters(compiled, 0)  # the Mesa model's block of one run
-    parameters = Parameters(*(lanes_of(getattr(one, name)[..., 0]) for name in Parameters._fields))
-    ties = lanes_of(compiled.initial_ties)
-    shares = np.ascontiguousarray(ties / ties.sum(axis=1, keepdims=True))
-    lanes = Lanes(
-        ties=ties,
-        shares=shares,
-        memory=shares.copy(),
-        offers=np.empty_like(ties),
-        log_offers=np.empty_like(ties),
-        new_ties=np.empty_like(ties),
-        regional=lanes_of(compiled.initial_regional),
-        new_regional=lanes_of(compiled.initial_regional),
-        scratch=np.empty((SCRATCH_ROWS, n_lanes)),
-        keys=np.arange(1, n_lanes + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15),
-    )
-    return parameters, lanes
+_TUPLES: dict = {}  # one namedtuple class per field list, so numba compiles each loop once
 
 
 def main() -> None:
@@ -212,12 +176,12 @@ def main() -> None:
     parser.add_argument("--lanes", type=int, nargs="+", default=[1, 8, 16, 32, 64, 128])
     parser.add_argument("--months", type=int, default=3600)
     args = parser.parse_args()
-    compiled = load_scenario(BASELINE).compiled
+    scenario = load_scenario(BASELINE)
     parts = {"offers": _offers, "ties": _ties, "commit": _commit, "step": _step}
     print(f"ns per run and month, one thread, {args.months} months per measurement")
     print(f"{'lanes':>6} " + " ".join(f"{name:>8}" for name in parts))
     for n_lanes in args.lanes:
-        p, lanes = _block(compiled, n_lanes)
+        p, lanes = _block(scenario, n_lanes)
         row = []
         for function in parts.values():
             function(2, p, lanes)  # compile
@@ -229,10 +193,10 @@ def main() -> None:
     out = np.empty_like(x)
     print("ns per call over 4,096 elements (vectorised loop):")
     for label, function, values in (
-        ("exp, C library", _library_exp, x),
-        ("exp, model.elementary", _own_exp, x),
-        ("log1p, C library", _library_log1p, -x / 20.0 + 1.0),
-        ("log1p, model.elementary", _own_log1p, -x / 20.0 + 1.0),
+        ("exp, C library", _per_call(np.exp), x),
+        ("exp, model.elementary", _per_call(elementary.exp), x),
+        ("log1p, C library", _per_call(np.log1p), -x / 20.0 + 1.0),
+        ("log1p, model.elementary", _per_call(elementary.log1p), -x / 20.0 + 1.0),
     ):
         function(values, out, 1)
         start = time.perf_counter()

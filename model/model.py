@@ -12,13 +12,7 @@ import numpy as np
 
 from model.agents import PowerAgent, StateAgent
 from model.metrics import alignment_shares, largest_share
-from model.rules import (
-    SCRATCH_ROWS,
-    advance_regional,
-    noise_stride,
-    partner_shares_into,
-    remember_shares,
-)
+from model.rules import SCRATCH_ROWS, commit_month, noise_stride, partner_shares_into
 from model.scenario import CompiledScenario, Scenario, load_scenario, month_label
 
 __all__ = ["MultivectorModel", "noise_key_from"]
@@ -149,20 +143,21 @@ class MultivectorModel(mesa.Model):
         self.agents_by_type[PowerAgent].do("make_offers")
         self.agents_by_type[StateAgent].do("choose_ties")
         lanes, p = self.lanes, self.parameters
-        self.ties[:] = self.new_ties
-        partner_shares_into(lanes.ties, lanes.shares, lanes.scratch)
-        remember_shares(lanes.memory, lanes.shares, p.rivalry_memory, lanes.scratch)
-        n_states, n_powers, n_dims = self.ties.shape
-        advance_regional(
+        commit_month(
+            lanes.ties,
+            lanes.shares,
+            lanes.memory,
             lanes.regional,
+            lanes.new_ties,
+            lanes.new_regional,
+            lanes.scratch,
             p.regional_target,
+            p.rivalry_memory,
             p.regional_adjustment_rate,
             p.regional_noise,
             lanes.keys,
-            self.noise_counter + n_states * n_powers * n_dims,
-            lanes.new_regional,
+            self.noise_counter,
         )
-        self.regional[:] = self.new_regional
         self.month_step += 1
         self._record()
         if self.month_step >= self.config.n_steps:

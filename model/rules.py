@@ -34,6 +34,7 @@ __all__ = [
     "SCRATCH_ROWS",
     "advance_regional",
     "advance_runs",
+    "commit_month",
     "noise_factor",
     "noise_stride",
     "offer_row",
@@ -324,6 +325,45 @@ def advance_regional(regional, target, adjustment_rate, noise, keys, counter, ne
                 new_regional[k, i, r] = value
 
 
+@njit(**_ROW)
+def commit_month(
+    ties,
+    shares,
+    memory,
+    regional,
+    new_ties,
+    new_regional,
+    scratch,
+    regional_target,
+    rivalry_memory,
+    regional_adjustment_rate,
+    regional_noise,
+    keys,
+    counter,
+):
+    """The end of a month, after the agents have acted: commit ties, shares, memory, regions.
+
+    ``T <- new_ties``, then the shares of the new ties (:func:`partner_shares_into`), the
+    memory of those shares (:func:`remember_shares`), and the regional ties
+    (:func:`advance_regional`), ``R <- new_regional``. ``counter`` is the step's first noise
+    counter (``step x noise_stride``); arrays as in :func:`advance_runs`.
+    """
+    n_states, n_powers, n_dims, _ = ties.shape
+    ties[:] = new_ties
+    partner_shares_into(ties, shares, scratch)
+    remember_shares(memory, shares, rivalry_memory, scratch)
+    advance_regional(
+        regional,
+        regional_target,
+        regional_adjustment_rate,
+        regional_noise,
+        keys,
+        counter + n_states * n_powers * n_dims,
+        new_regional,
+    )
+    regional[:] = new_regional
+
+
 @njit(**_JIT)
 def noise_stride(n_states, n_powers, n_dims):
     """Noise counters used per step: one per tie and one per ordered state pair."""
@@ -362,11 +402,11 @@ def advance_runs(
 ):
     """One monthly step of a block of runs, calling the Mesa agents' rules in the same order.
 
-    Powers make offers (from shares and memory at ``step``); states choose new ties; ties,
-    shares and memory are committed; regional ties advance. Parameters are the month's epoch
-    slices with the runs on the last axis (see :func:`state_ties_row`). State arrays are
-    updated in place; ``offers``, ``log_offers``, ``new_ties``, ``new_regional`` and
-    ``scratch`` are work arrays.
+    Powers make offers (from shares and memory at ``step``); states choose new ties; then
+    :func:`commit_month` commits ties, shares and memory and advances the regional ties.
+    Parameters are the month's epoch slices with the runs on the last axis (see
+    :func:`state_ties_row`). State arrays are updated in place; ``offers``, ``log_offers``,
+    ``new_ties``, ``new_regional`` and ``scratch`` are work arrays.
     """
     n_states, n_powers, n_dims, _ = ties.shape
     counter = np.int64(step) * noise_stride(n_states, n_powers, n_dims)
@@ -395,19 +435,21 @@ def advance_runs(
             new_ties,
             scratch,
         )
-    ties[:] = new_ties
-    partner_shares_into(ties, shares, scratch)
-    remember_shares(memory, shares, rivalry_memory, scratch)
-    advance_regional(
+    commit_month(
+        ties,
+        shares,
+        memory,
         regional,
+        new_ties,
+        new_regional,
+        scratch,
         regional_target,
+        rivalry_memory,
         regional_adjustment_rate,
         regional_noise,
         keys,
-        counter + n_states * n_powers * n_dims,
-        new_regional,
+        counter,
     )
-    regional[:] = new_regional
 
 
 depend_on_sources(globals(), [__file__, elementary.__file__])
