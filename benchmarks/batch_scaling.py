@@ -53,7 +53,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.batch import BatchError, run_batch
+from experiments.batch import run_batch
+from experiments.store import BatchError
 from model.ensemble import warm_up
 from model.scenario import load_scenario
 
@@ -88,7 +89,6 @@ def measure(label: str, scenario, runs: int, executor: str, workers: int) -> Row
             workers=workers,
             out=out,
             progress=False,
-            figures=False,
             command=[Path(__file__).name, label],
         )
         wall = time.perf_counter() - start
@@ -225,7 +225,6 @@ def large_child(runs: int) -> None:
             workers=2,
             out=out,
             progress=False,
-            figures=False,
             command=[Path(__file__).name, "--child-large", str(runs)],
         )
         wall = time.perf_counter() - start
@@ -336,7 +335,6 @@ def main() -> None:
             workers=1,
             out=out,
             progress=False,
-            figures=False,
             command=[Path(__file__).name, "warm-up"],
         )
 

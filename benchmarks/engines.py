@@ -140,7 +140,6 @@ def main() -> None:
                         workers=2,
                         out=out,
                         progress=False,
-                        figures=False,
                         command=["benchmarks/engines.py"],
                     ),
                 )

@@ -14,10 +14,8 @@ import base64
 import html
 import json
 import os
-import re
 import warnings
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib as mpl
@@ -26,14 +24,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from experiments.batch import BatchError, load
+from experiments.expressions import ExpressionError, parse_outcome
 from experiments.figures import OKABE_ITO, STYLE
+from experiments.store import Batch, BatchError, NewFolder, load, stamp, write_atomic
+from model.metrics import metric_of
+from model.scenario import month_index, month_label
 
 __all__ = [
-    "METRICS",
-    "Batch",
     "compare",
     "discover",
+    "metric_label",
     "plot",
     "regional_figure",
     "shares_figure",
@@ -43,91 +43,14 @@ __all__ = [
     "write_report",
 ]
 
-# metric -> axis label with its unit
-METRICS = {
-    "dependence": "Largest partner share\n(of dimension-weighted ties, 0-1)",
-    "hhi": "Concentration of ties\n(Herfindahl-Hirschman index, 0-1)",
-    "hhi_normalised": "Normalised concentration\n(HHI rescaled to 0-1)",
-    "effective_partners": "Effective number of partners\n(1 / HHI)",
-    "vulnerability": "Vulnerability\n(difficulty-weighted dependence, 0-1)",
-    "drift_from_start": "Alignment drift from 1991\n(Jensen-Shannon distance, 0-1)",
-    "drift_year_on_year": "Year-on-year alignment drift\n(Jensen-Shannon distance, 0-1)",
-    "regional_engagement": "Regional engagement\n(mean tie with neighbours, 0-1)",
-    "regional_cooperation": "Regional cooperation index\n(mean tie among the states, 0-1)",
-}
+
+def metric_label(column: str) -> str:
+    """A metric column's axis label with its unit (from :data:`model.metrics.METRICS`)."""
+    found = metric_of(column)
+    return found[1] if found else column.replace("_", " ")
+
+
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-
-
-class Batch:
-    """A complete stored batch: its manifest and tables (read lazily)."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise BatchError(f"{path}: no such batch folder")
-        load(self.path, columns=["run"], filters=[("run", "<", 0)])  # checks it is complete
-        self.manifest = json.loads((self.path / "manifest.json").read_text())
-        params = self.manifest["parameters"]
-        self.title = self.manifest["scenario"]["title"]
-        self.name = self.manifest["scenario"]["name"]
-        self.store = self.manifest["batch"]["store"]
-        self.tables = self.manifest["batch"]["tables"]
-        self.swept = list(self.manifest.get("sweep", {}).get("parameters", {}))
-        self.state_names = _names(params, "states")
-        self.power_names = _names(params, "powers")
-        self.poles = [k.split(".")[2] for k in params if k.startswith("alignment.poles.")]
-        self._metrics: pd.DataFrame | None = None
-
-    @property
-    def states(self) -> list[str]:
-        return list(self.state_names)
-
-    def metrics(self) -> pd.DataFrame:
-        if self._metrics is None:
-            self._metrics = load(self.path)
-        return self._metrics
-
-    def metric_names(self) -> list[str]:
-        fixed = {"run", "point", "replicate", "seed", "date", "state", "largest_partner"}
-        return [c for c in self.metrics().columns if c not in fixed and c not in self.swept]
-
-    def shares(self, dimension: str = "overall") -> pd.DataFrame:
-        if "shares" not in self.tables:
-            raise BatchError(
-                f"{self.path}: a {self.store} store keeps no shares; run with --store annual"
-            )
-        return load(self.path, "shares", filters=[("dimension", "==", dimension)])
-
-    def check_metric(self, metric: str) -> None:
-        if metric not in self.metric_names():
-            raise BatchError(
-                f"--metric {metric}: not a metric of this batch "
-                f"(one of {', '.join(self.metric_names())})"
-            )
-
-    def check_states(self, states: Sequence[str] | None) -> list[str]:
-        if not states:
-            return self.states
-        bad = [s for s in states if s not in self.state_names]
-        if bad:
-            raise BatchError(f"--states {bad[0]}: not a state (one of {', '.join(self.states)})")
-        return list(states)
-
-    def check_trajectories(self) -> None:
-        if self.store == "metrics":
-            raise BatchError(
-                f"{self.path}: a metrics store keeps the final month only; trajectories need "
-                "--store annual or monthly"
-            )
-
-
-def _names(params: dict, section: str) -> dict[str, str]:
-    out = {}
-    for key, leaf in params.items():
-        parts = key.split(".")
-        if len(parts) == 3 and parts[0] == section and parts[2] == "name":
-            out[parts[1]] = leaf["value"]
-    return out
 
 
 def _quantiles(frame: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
@@ -205,7 +128,7 @@ def trajectory_figure(
         raise BatchError(f"--by {by}: not a swept parameter ({swept})")
     metrics = batch.metrics()
     metrics = metrics[metrics["state"].isin(states)]
-    label = METRICS.get(metric, metric.replace("_", " "))
+    label = metric_label(metric)
     n_runs = metrics["run"].nunique()
     with mpl.rc_context(STYLE):
         if overlay and by is None:
@@ -421,7 +344,7 @@ def sweep_figure(
             raise BatchError(f"--by {p}: not a swept parameter ({', '.join(batch.swept)})")
     metrics = batch.metrics()
     final = metrics[(metrics["date"] == metrics["date"].max()) & metrics["state"].isin(states)]
-    label = METRICS.get(metric, metric)
+    label = metric_label(metric)
     when = str(final["date"].max())[:7]
     per_point = final.groupby(["state", "point"], observed=True)[metric].median()
     low, high = (float(per_point.min()), float(per_point.max())) if len(per_point) else (0, 1)
@@ -481,7 +404,7 @@ def regional_figure(batch: Batch) -> Figure:
         ax = fig.subplots()
         _band(ax, bands, OKABE_ITO[2], "median")
         ax.set_ylim(0, 1)
-        ax.set_ylabel(METRICS["regional_cooperation"])
+        ax.set_ylabel(metric_label("regional_cooperation"))
         _style_dates(ax)
         handles = [
             mpl.patches.Patch(color=OKABE_ITO[2], alpha=0.15, label="90% of runs"),
@@ -559,7 +482,7 @@ def compare(
     path_b: str | Path,
     *,
     metric: str = "dependence",
-    out: str | Path | None = None,
+    out: str | Path = "results",
     resamples: int = 400,
     seed: int = 0,
 ) -> tuple[Path, pd.DataFrame]:
@@ -567,7 +490,8 @@ def compare(
 
     The band is a bootstrap over runs (``resamples`` resamples, percentile interval). When the
     two batches ran the same seeds (common random numbers, as a what-if and its baseline do),
-    runs are resampled in pairs, so a batch compared with itself has a zero band.
+    runs are resampled in pairs, so a batch compared with itself has a zero band. The figure and
+    tables go to a new folder ``<out>/compare/<A>-vs-<B>-<stamp>/``.
 
     Returns the output folder and the final-month table.
     """
@@ -592,7 +516,7 @@ def compare(
         boot[k] = np.median(vb[ib], axis=0) - np.median(va[ia], axis=0)
     low, high = np.quantile(boot, [0.05, 0.95], axis=0)
     names = a.state_names
-    label = METRICS.get(metric, metric).splitlines()[0]
+    label = metric_label(metric).splitlines()[0]
     # show the years from shortly before the batches first differ
     differs = np.flatnonzero(np.any(difference != 0, axis=1))
     start = dates_a[differs[0]] - pd.DateOffset(years=3) if differs.size else dates_a[0]
@@ -626,11 +550,6 @@ def compare(
         }
     )
     table["date"] = str(dates_a[-1])[:7]
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    folder = Path(out) if out else Path("results") / "compare" / f"{a.name}-vs-{b.name}-{stamp}"
-    folder.mkdir(parents=True, exist_ok=True)
-    _save(fig, folder, f"compare-{metric}")
-    table.to_parquet(folder / f"compare-{metric}.parquet", index=False)
     lines = [
         f"# {label}: {b.title} (B) minus {a.title} (A)",
         "",
@@ -647,98 +566,136 @@ def compare(
             f"| {names.get(row.state, row.state)} | {row.median_a:.3f} | {row.median_b:.3f} | "
             f"{row.difference:+.3f} | [{row.low_90:+.3f}, {row.high_90:+.3f}] |"
         )
-    (folder / f"compare-{metric}.md").write_text("\n".join(lines) + "\n")
-    return folder, table
+    with NewFolder(Path(out) / "compare", f"{a.name}-vs-{b.name}-{stamp()}") as folder:
+        _save(fig, folder.path, f"compare-{metric}")
+        table.to_parquet(folder.path / f"compare-{metric}.parquet", index=False)
+        (folder.path / f"compare-{metric}.md").write_text("\n".join(lines) + "\n")
+    return folder.path, table
 
 
 # --------------------------------------------------------------------------------------------
 # scenario discovery
 
 
-def outcome_table(batch: Batch, expression: str, date: str | None = None) -> pd.DataFrame:
-    """One row per run: swept parameters and the outcome columns the expression names.
+def outcome_table(batch: Batch, names: Sequence[str], date: str | None = None) -> pd.DataFrame:
+    """One row per run: the swept parameters and the outcome columns ``names``.
 
-    Columns are ``<metric>_<STATE>`` (e.g. ``dependence_KAZ``) from the metrics table and
-    ``share_<STATE>_<POWER>_<dimension>`` (e.g. ``share_KGZ_RUS_economic``) from the shares
-    table, in the final month or ``date``.
+    A name is a swept parameter's key path, ``<metric>_<STATE>`` (e.g. ``dependence_KAZ``)
+    from the metrics table, or ``share_<STATE>_<POWER>_<dimension>`` (e.g.
+    ``share_KGZ_RUS_economic``) from the shares table, in the final month or ``date``.
     """
     metrics = batch.metrics()
-    when = metrics["date"].max() if date is None else pd.Timestamp(date)
+    if date is None:
+        when = metrics["date"].max()
+    else:
+        try:
+            when = pd.Timestamp(np.datetime64(month_label(month_index(date)), "M"))
+        except ValueError:
+            raise BatchError(f'--date {date!r}: a month "YYYY-MM"') from None
     at = metrics[metrics["date"] == when]
     if at.empty:
         raise BatchError(f"--date {date}: not a recorded month of this batch")
     runs = at.drop_duplicates("run").set_index("run")[batch.swept]
-    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression))
+    metric_columns = {
+        f"{metric}_{state}": (metric, state)
+        for metric in batch.metric_names()
+        for state in batch.states
+    }
     columns = {}
-    for metric in batch.metric_names():
-        for state in batch.states:
-            name = f"{metric}_{state}"
-            if name in names:
-                columns[name] = at[at["state"] == state].set_index("run")[metric]
-    share_names = [n for n in names if n.startswith("share_")]
-    if share_names:
-        if "shares" not in batch.tables:
-            raise BatchError(f"{share_names[0]}: a {batch.store} store keeps no shares")
-        for name in share_names:
-            parts = name.split("_", 3)
-            if len(parts) != 4:
-                raise BatchError(f"{name}: write shares as share_<STATE>_<POWER>_<dimension>")
-            _, state, power, dimension = parts
-            shares = load(
-                batch.path,
-                "shares",
-                filters=[
-                    ("date", "==", when),
-                    ("state", "==", state),
-                    ("power", "==", power),
-                    ("dimension", "==", dimension),
-                ],
+    for name in names:
+        if name in batch.swept:
+            continue  # a swept parameter: a column of ``runs`` already
+        if name in metric_columns:
+            metric, state = metric_columns[name]
+            columns[name] = at[at["state"] == state].set_index("run")[metric]
+        elif name.startswith("share_"):
+            columns[name] = _share_column(batch, name, when)
+        else:
+            examples = ", ".join(list(metric_columns)[:3])
+            raise BatchError(
+                f"--outcome: {_shown(name)} is not an outcome of this batch (one of "
+                f"<metric>_<STATE>, e.g. {examples}, or share_<STATE>_<POWER>_<dimension>; "
+                f"metrics: {', '.join(batch.metric_names())})"
             )
-            if shares.empty:
-                raise BatchError(f"{name}: no such state, power or dimension in this batch")
-            columns[name] = shares.set_index("run")["share"]
     return runs.join(pd.DataFrame(columns))
 
 
+def _shown(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _share_column(batch: Batch, name: str, when: pd.Timestamp) -> pd.Series:
+    if "shares" not in batch.tables:
+        raise BatchError(f"--outcome: {_shown(name)}: a {batch.store} store keeps no shares")
+    parts = name.split("_", 3)
+    if len(parts) != 4:
+        raise BatchError(f"--outcome: {_shown(name)}: write shares as share_<STATE>_<POWER>_<dim>")
+    _, state, power, dimension = parts
+    shares = load(
+        batch.path,
+        "shares",
+        filters=[
+            ("date", "==", when),
+            ("state", "==", state),
+            ("power", "==", power),
+            ("dimension", "==", dimension),
+        ],
+    )
+    if shares.empty:
+        raise BatchError(
+            f"--outcome: {_shown(name)}: no such state, power or dimension in this batch"
+        )
+    return shares.set_index("run")["share"]
+
+
 def discover(
-    path: str | Path, expression: str, *, date: str | None = None, out: str | Path | None = None
+    path: str | Path,
+    expression: str,
+    *,
+    date: str | None = None,
+    out: str | Path = "results",
 ) -> tuple[Path, dict]:
     """PRIM (Friedman & Fisher 1999; the EMA Workbench's implementation) over swept parameters.
 
     Finds a box of parameter values where the outcome expression is mostly true, and reports
     its limits, coverage (share of all true cases inside the box) and density (share of cases
-    in the box that are true).
+    in the box that are true). The expression is parsed by a whitelist
+    (:func:`experiments.expressions.parse_outcome`): it is never executed as code. The results
+    go to a new folder ``<out>/discover/<scenario>-<stamp>/``, never inside the batch.
     """
+    try:
+        outcome = parse_outcome(expression)
+    except ExpressionError as error:
+        raise BatchError(f"--outcome {_shown(expression)}: {error}") from None
     batch = Batch(path)
     if not batch.swept:
         raise BatchError(f"{path}: no swept parameters; scenario discovery needs a sweep")
-    table = outcome_table(batch, expression, date)
+    table = outcome_table(batch, outcome.names, date)
     try:
-        outcome = table.eval(expression)
-    except Exception as error:  # pandas raises many kinds for a bad expression
-        allowed = "e.g. 'dependence_KAZ > 0.5' or 'share_KGZ_RUS_economic > 0.5'"
-        raise BatchError(f"--outcome {expression!r}: {error} ({allowed})") from None
-    if not pd.api.types.is_bool_dtype(outcome):
-        raise BatchError(f"--outcome {expression!r}: must be true or false per run")
-    y = outcome.to_numpy(dtype=bool)
+        y = outcome.evaluate({name: table[name].to_numpy() for name in outcome.names})
+    except ExpressionError as error:
+        raise BatchError(f"--outcome {_shown(expression)}: {error}") from None
+    y = np.broadcast_to(y, (len(table),))
     if y.all() or not y.any():
         raise BatchError(
-            f"--outcome {expression!r}: true in {y.mean():.0%} of runs; PRIM needs both cases"
+            f"--outcome {_shown(expression)}: true in {y.mean():.0%} of runs; PRIM needs both cases"
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from ema_workbench.analysis import prim
 
         x = table[batch.swept].astype(float).reset_index(drop=True)
-        box = prim.Prim(x, y).find_box()
-    limits = box.box_lims[box._cur_box]
+        box = prim.Prim(x, np.asarray(y)).find_box()
+    limits = box.box_lims[-1]  # find_box ends on the last box of the peeling trajectory
     restricted = {
         p: (float(limits[p].iloc[0]), float(limits[p].iloc[1]))
         for p in batch.swept
         if limits[p].iloc[0] > x[p].min() or limits[p].iloc[1] < x[p].max()
     }
     result = {
+        "batch": str(batch.path),
         "expression": expression,
+        "date": date,
         "runs": len(y),
         "true_share": float(y.mean()),
         "coverage": float(box.coverage),
@@ -748,9 +705,6 @@ def discover(
         "ranges": {p: (float(x[p].min()), float(x[p].max())) for p in batch.swept},
     }
     trajectory = box.peeling_trajectory
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    folder = Path(out) if out else batch.path / f"discover-{stamp}"
-    folder.mkdir(parents=True, exist_ok=True)
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(5.5, 4.2), layout="constrained")
         ax = fig.subplots()
@@ -763,9 +717,6 @@ def discover(
         ax.set_ylabel("Density (share of the box's runs that are true)")
         ax.set_title(f"PRIM peeling trajectory\n{expression}", fontsize=10)
         ax.grid(alpha=0.25)
-    _save(fig, folder, "prim-trajectory")
-    trajectory.to_parquet(folder / "prim-trajectory.parquet")
-    (folder / "discover.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
         f"# Scenario discovery: `{expression}`",
         "",
@@ -782,8 +733,12 @@ def discover(
         inside = result["box"].get(p)
         shown = f"[{inside[0]:.3g}, {inside[1]:.3g}]" if inside else "unrestricted"
         lines.append(f"| `{p}` | {shown} | [{lo:.3g}, {hi:.3g}] |")
-    (folder / "discover.md").write_text("\n".join(lines) + "\n")
-    return folder, result
+    with NewFolder(Path(out) / "discover", f"{batch.name}-{stamp()}") as folder:
+        _save(fig, folder.path, "prim-trajectory")
+        trajectory.to_parquet(folder.path / "prim-trajectory.parquet")
+        (folder.path / "discover.json").write_text(json.dumps(result, indent=2) + "\n")
+        (folder.path / "discover.md").write_text("\n".join(lines) + "\n")
+    return folder.path, result
 
 
 # --------------------------------------------------------------------------------------------
@@ -887,9 +842,7 @@ def write_report(path: str | Path) -> Path:
         "</body></html>",
     ]
     target = batch.path / "report.html"
-    tmp = target.with_name(f".report.html.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(parts))
-    os.replace(tmp, target)
+    write_atomic(target, "\n".join(parts).encode())
     return target
 
 

@@ -21,16 +21,14 @@ reproduces the ensemble exactly.
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import math
 import os
 import re
-import socket
 import sys
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -47,11 +45,11 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MultipleLocator
 
 from experiments.batch import compile_in_background, replicate_seeds
-from experiments.cli import add_app_parser
 from experiments.figures import OKABE_ITO, STYLE
 from experiments.tables import measure_batch
 from model.ensemble import compiled_already, simulate_ensemble
 from model.model import MultivectorModel
+from model.parameters import lookup
 from model.scenario import Event, Scenario, ScenarioError, load_scenario
 
 __all__ = [
@@ -61,7 +59,6 @@ __all__ = [
     "SaveError",
     "Simulation",
     "Trajectory",
-    "app_command",
     "apply_settings",
     "controls",
     "dependence_figure",
@@ -69,7 +66,10 @@ __all__ = [
     "run_ensemble",
     "save_settings",
     "scenario_files",
+    "serve",
+    "serve_command",
     "shares_figure",
+    "shown_path",
     "simplex_figure",
     "single_run",
 ]
@@ -143,7 +143,7 @@ def load_base(path: str | Path) -> Scenario:
     return _load(str(path), stamp)
 
 
-def _shown(path: str | Path) -> str:
+def shown_path(path: str | Path) -> str:
     """``path`` relative to the working folder when it lies below it, else absolute."""
     absolute = Path(path).absolute()
     try:
@@ -194,20 +194,23 @@ class Control:
 
 
 def controls(scenario: Scenario) -> dict[str, list[Control]]:
-    """The sliders under their headings; the ranges are those the scenario validation allows."""
+    """The sliders under their headings; ranges from the table of :mod:`model.parameters`."""
+
+    def slider(key: str, label: str, quantity: str, step: float, **options) -> Control:
+        low, high = lookup(key).range
+        return Control(key, label, quantity, low, high, step, **options)
+
     return {
         "Balancing propensity": [
-            Control(
-                f"states.{s.id}.balancing_propensity", s.name, "balancing propensity", 0, 20, 0.01
-            )
+            slider(f"states.{s.id}.balancing_propensity", s.name, "balancing propensity", 0.01)
             for s in scenario.states
         ],
         "Inertia (share of ties kept each month)": [
-            Control(f"states.{s.id}.adjustment_rate", s.name, "inertia", 0, 1, 0.001, inverted=True)
+            slider(f"states.{s.id}.adjustment_rate", s.name, "inertia", 0.001, inverted=True)
             for s in scenario.states
         ],
         "Rivalry response": [
-            Control(f"powers.{p.id}.rivalry_response", p.name, "rivalry response", 0, 20, 0.01)
+            slider(f"powers.{p.id}.rivalry_response", p.name, "rivalry response", 0.01)
             for p in scenario.powers
         ],
     }
@@ -219,12 +222,14 @@ def key_events(scenario: Scenario) -> list[Event]:
 
 
 def current_value(scenario: Scenario, key: str) -> Any:
-    """The value of a ``states.<S>.<field>``, ``powers.<P>.<field>`` or ``events.<id>.<field>``."""
+    """The scenario's own value of a parameter's key path, or of ``events.<id>.<field>``."""
+    if key in scenario.values:
+        return scenario.values[key]
     section, ident, name = key.split(".")
-    items = {"states": scenario.states, "powers": scenario.powers, "events": scenario.events}
-    for item in items[section]:
-        if item.id == ident:
-            return getattr(item, name)
+    if section == "events":
+        for event in scenario.events:
+            if event.id == ident:
+                return getattr(event, name)
     raise KeyError(key)
 
 
@@ -810,7 +815,7 @@ def save_settings(
     base_path = Path(base_path)
     base = load_base(base_path)
     if not overrides and seed == base.seed:
-        raise SaveError(f"nothing to save: every value is {_shown(base_path)}'s own")
+        raise SaveError(f"nothing to save: every value is {shown_path(base_path)}'s own")
     message = check_seed(seed)
     if message:
         raise SaveError(message)
@@ -826,9 +831,9 @@ def save_settings(
         with path.open("x", encoding="utf-8") as handle:
             handle.write(text)
     except FileExistsError:
-        raise SaveError(f"{_shown(path)}: exists already; choose another name") from None
+        raise SaveError(f"{shown_path(path)}: exists already; choose another name") from None
     except OSError as error:
-        raise SaveError(f"{_shown(path)}: cannot write ({error.strerror})") from None
+        raise SaveError(f"{shown_path(path)}: cannot write ({error.strerror})") from None
     try:
         load_scenario(path)
     except ScenarioError as error:  # pragma: no cover - the values were validated above
@@ -995,7 +1000,7 @@ def Dashboard(initial: str):
         except SaveError as problem:
             notice.set(("error", str(problem)))
             return
-        notice.set(("success", f"Saved {_shown(saved)}: multivector run {_shown(saved)}"))
+        notice.set(("success", f"Saved {shown_path(saved)}: multivector run {shown_path(saved)}"))
         revision.set(revision.value + 1)
 
     current_key = (
@@ -1146,11 +1151,11 @@ def Page():
     Opens the scenario named by the ``MULTIVECTOR_APP_SCENARIO`` environment variable
     (:func:`app_command` sets it), else ``scenarios/baseline.toml``.
     """
-    Dashboard(initial=os.environ.get(SCENARIO_ENV) or _shown(DEFAULT_SCENARIO))
+    Dashboard(initial=os.environ.get(SCENARIO_ENV) or shown_path(DEFAULT_SCENARIO))
 
 
 # --------------------------------------------------------------------------------------------
-# command line
+# serving
 
 
 def serve_command(host: str, port: int) -> list[str]:
@@ -1171,56 +1176,26 @@ def serve_command(host: str, port: int) -> list[str]:
     ]
 
 
-def app_command(args: argparse.Namespace) -> int:
-    """Run ``multivector app``: check the scenario and the port, then serve until Ctrl-C.
+def serve(scenario: Path, host: str, port: int) -> None:
+    """Serve the page for ``scenario`` until Ctrl-C; the Solara server replaces this process.
 
-    Returns 2, after one line on stderr, for a bad scenario file or a port it cannot listen
-    on; otherwise the Solara server replaces this process (``os.execve``) and serves until it
-    is stopped.
+    The ensemble kernel is compiled in the background first if it is not cached (the ensemble
+    button uses the Mesa model meanwhile).
     """
-    scenario = Path(args.scenario) if args.scenario else DEFAULT_SCENARIO
-    try:
-        load_base(scenario)
-    except ScenarioError as error:
-        print(f"multivector: error: {error}", file=sys.stderr)
-        return 2
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
-            probe.bind((args.host, args.port))
-    except OSError as error:
-        print(
-            f"multivector: error: --host {args.host} --port {args.port}: cannot listen there "
-            f"({error.strerror}); choose another --port",
-            file=sys.stderr,
-        )
-        return 2
     if not compiled_already():
-        compile_in_background()  # the ensemble button uses the Mesa model meanwhile
+        compile_in_background()
     env = {
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no usage reports from a research tool
         "SOLARA_THEME_SHOW_BANNER": "False",
         # served on 127.0.0.1 over http, Solara warns about cookies at every visit
         "PYTHONWARNINGS": "ignore:Cookies with samesite=none:UserWarning",
         **os.environ,
-        SCENARIO_ENV: _shown(scenario),  # the server runs in this folder too
+        SCENARIO_ENV: shown_path(scenario),  # the server runs in this folder too
     }
     print(
-        f"multivector: dashboard of {_shown(scenario)} at http://{args.host}:{args.port}/ "
+        f"multivector: dashboard of {shown_path(scenario)} at http://{host}:{port}/ "
         "(Ctrl-C stops it)",
         flush=True,
     )
     # the server replaces this process, so Ctrl-C and kill reach it directly
-    os.execve(sys.executable, serve_command(args.host, args.port), env)
-    return 0  # pragma: no cover - not reached
-
-
-def _standalone(argv: Sequence[str] | None = None) -> int:
-    """``python -m experiments.app [SCENARIO] [--port P]``: the ``app`` command on its own."""
-    parser = argparse.ArgumentParser(prog="multivector")
-    add_app_parser(parser.add_subparsers(dest="command", required=True))
-    return app_command(parser.parse_args(["app", *(sys.argv[1:] if argv is None else argv)]))
-
-
-if __name__ == "__main__":
-    raise SystemExit(_standalone())
+    os.execve(sys.executable, serve_command(host, port), env)

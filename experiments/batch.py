@@ -12,7 +12,7 @@ or the Mesa model) and measured where it runs, and written by this process atomi
 temporary file, then a rename) as one Parquet part per table. A batch folder is first named
 ``<stamp>-<hash>.incomplete``; ``multivector run --resume`` finishes an interrupted one (no run
 lost or repeated), and it is renamed to ``<stamp>-<hash>`` when complete. :func:`load` reads it
-back as one table.
+back as one table (:mod:`experiments.store` holds the folder's format).
 
 Stores: ``metrics`` keeps each run's metrics in the final month; ``annual`` keeps the metrics,
 dimension and share tables every twelfth month from the start and in the final month;
@@ -22,11 +22,9 @@ dimension and share tables every twelfth month from the start and in the final m
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import multiprocessing
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -37,7 +35,6 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolE
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -45,18 +42,26 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from experiments.store import (
+    DESIGN,
+    INCOMPLETE,
+    MANIFEST,
+    STORES,
+    TABLES_OF_STORE,
+    BatchError,
+    BatchFolder,
+    stamp,
+    versions,
+)
 from model.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = [
     "ENGINES",
     "EXECUTORS",
-    "STORES",
-    "BatchError",
     "BatchInterrupted",
     "BatchResult",
     "Plan",
     "evaluate",
-    "load",
     "make_plan",
     "replicate_seeds",
     "resume_batch",
@@ -64,14 +69,8 @@ __all__ = [
     "simulate_chunk",
 ]
 
-STORES = ("metrics", "annual", "monthly")
 ENGINES = ("ensemble", "mesa")
 EXECUTORS = ("serial", "threads", "processes", "dask")
-TABLES_OF_STORE = {
-    "metrics": ("metrics",),
-    "annual": ("metrics", "dimensions", "shares"),
-    "monthly": ("metrics", "dimensions", "shares"),
-}
 # runs per chunk at most: a monthly chunk of 100 runs holds ~220 MB of share rows
 CHUNK_CAP = {"monthly": 100, "annual": 500, "metrics": 2000}
 MIN_CHUNK = {"ensemble": 250, "mesa": 4}
@@ -79,13 +78,6 @@ MIN_CHUNK = {"ensemble": 250, "mesa": 4}
 # per worker), which finishes before the ensemble kernel would have compiled (~17 s)
 SMALL_BATCH = 200
 SERIAL_MESA_BATCH = 64
-MANIFEST = "manifest.json"
-DESIGN = "design.parquet"
-INCOMPLETE = ".incomplete"
-
-
-class BatchError(Exception):
-    """A user mistake about a batch (bad folder, incomplete batch): one line, exit 2."""
 
 
 class BatchInterrupted(Exception):
@@ -531,99 +523,7 @@ def _execute_dask(plan, pending, on_done, workers, scheduler) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# the batch folder
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-class BatchFolder:
-    """A batch's folder: manifest, design, one Parquet part per table and chunk, figures."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-
-    @classmethod
-    def create(cls, out: Path, plan: Plan, manifest: dict) -> BatchFolder:
-        parent = Path(out) / plan.scenario.name
-        parent.mkdir(parents=True, exist_ok=True)
-        stem = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{plan.scenario.hash[:8]}"
-        for n in range(10_000):
-            name = stem if n == 0 else f"{stem}-{n}"
-            if (parent / name).exists():
-                continue
-            try:  # mkdir is atomic: two batches never share a folder
-                (parent / f"{name}{INCOMPLETE}").mkdir()
-            except FileExistsError:
-                continue
-            break
-        folder = cls(parent / f"{name}{INCOMPLETE}")
-        for table in TABLES_OF_STORE[plan.store]:
-            (folder.path / table).mkdir()
-        plan.design.rename_axis("point").reset_index().to_parquet(folder.path / DESIGN, index=False)
-        folder.write_manifest(manifest)
-        return folder
-
-    @property
-    def manifest(self) -> dict:
-        return json.loads((self.path / MANIFEST).read_text())
-
-    def write_manifest(self, manifest: dict) -> None:
-        _write_atomic(self.path / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
-
-    def part(self, table: str, chunk: int) -> Path:
-        return self.path / table / f"part-{chunk:06d}.parquet"
-
-    def chunk_done(self, chunk: int, tables: Sequence[str]) -> bool:
-        return all(self.part(t, chunk).exists() for t in tables)
-
-    def write_chunk(self, chunk: int, tables: dict[str, pd.DataFrame]) -> None:
-        for name, table in tables.items():
-            final = self.part(name, chunk)
-            tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-            # dictionaries for the index columns only: the float32 measurements rarely repeat,
-            # and trying a dictionary on them took half of the writing time
-            keys = [c for c, dtype in table.dtypes.items() if dtype != np.float32]
-            table.to_parquet(tmp, index=False, use_dictionary=keys)
-            os.replace(tmp, final)
-
-    def finish(self) -> Path:
-        """Rename ``<name>.incomplete`` to ``<name>`` (or ``<name>-<n>`` if taken)."""
-        stem = self.path.name.removesuffix(INCOMPLETE)
-        for n in range(10_000):
-            final = self.path.with_name(stem if n == 0 else f"{stem}-{n}")
-            if final.exists():
-                continue
-            try:
-                self.path.rename(final)
-            except OSError:
-                continue
-            self.path = final
-            return final
-        raise BatchError(f"{self.path}: could not rename the finished batch")
-
-
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for package in (
-        "multivector",
-        "mesa",
-        "numpy",
-        "numba",
-        "scipy",
-        "SALib",
-        "pandas",
-        "pyarrow",
-        "matplotlib",
-    ):
-        try:
-            out[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
+# the batch's manifest
 
 
 def _manifest(plan: Plan, overrides: dict, command: Sequence[str]) -> dict:
@@ -660,7 +560,7 @@ def _manifest(plan: Plan, overrides: dict, command: Sequence[str]) -> dict:
             {"id": e.id, "date": e.date, "title": e.title, "source": e.source, "enabled": e.enabled}
             for e in scenario.events
         ],
-        "versions": _versions(),
+        "versions": versions(),
         "command": list(command),
         "sessions": [],
     }
@@ -673,12 +573,12 @@ class BatchResult:
     path: Path
     runs: int
     seconds: float
-    figures: Path | None
     simulation_seconds: float = 0.0
+    store: str = "annual"
 
     @property
     def runs_per_second(self) -> float:
-        """Runs simulated, measured and stored per second (figures and setup excluded)."""
+        """Runs simulated, measured and stored per second (setup excluded)."""
         seconds = self.simulation_seconds or self.seconds
         return self.runs / seconds if seconds > 0 else float("inf")
 
@@ -699,12 +599,12 @@ def run_batch(
     command: Sequence[str] | None = None,
     overrides: dict | None = None,
     progress: bool = True,
-    figures: bool = True,
 ) -> BatchResult:
     """Plan, run and store a batch under ``out/<scenario>/<stamp>-<hash>/``.
 
     See the module docstring for the folder's layout and :func:`execute` for executors (default:
-    ``threads`` for the ensemble engine, ``processes`` for the Mesa engine).
+    ``threads`` for the ensemble engine, ``processes`` for the Mesa engine). Nothing is drawn
+    here: figures and the report are the command's work, after the run.
     """
     workers = (os.cpu_count() or 1) if workers is None else workers
     n_runs = (scenario.runs if runs is None else runs) * (1 if sweep is None else sweep.n_points)
@@ -735,8 +635,14 @@ def run_batch(
     if executor not in EXECUTORS:
         raise BatchError(f"--executor {executor}: one of {', '.join(EXECUTORS)}")
     command = list(command) if command is not None else list(sys.argv)
-    folder = BatchFolder.create(Path(out), plan, _manifest(plan, overrides or {}, command))
-    result = _complete(folder, plan, executor, workers, scheduler, progress, figures, command)
+    folder = BatchFolder.create(
+        Path(out) / plan.scenario.name,
+        f"{stamp()}-{plan.scenario.hash[:8]}",
+        tables=TABLES_OF_STORE[plan.store],
+        design=plan.design,
+        manifest=_manifest(plan, overrides or {}, command),
+    )
+    result = _complete(folder, plan, executor, workers, scheduler, progress, command)
     if compile_after:  # after the batch, so the compile does not slow it down
         compile_in_background()
     return result
@@ -749,7 +655,6 @@ def resume_batch(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
-    figures: bool = True,
     command: Sequence[str] | None = None,
 ) -> BatchResult:
     """Finish an interrupted batch: run only the chunks not yet stored."""
@@ -766,7 +671,7 @@ def resume_batch(
     executor = executor or default_executor(plan.engine, plan.n_runs)
     workers = (os.cpu_count() or 1) if workers is None else workers
     command = list(command) if command is not None else list(sys.argv)
-    return _complete(folder, plan, executor, workers, scheduler, progress, figures, command)
+    return _complete(folder, plan, executor, workers, scheduler, progress, command)
 
 
 def plan_from_manifest(path: Path, manifest: dict) -> Plan:
@@ -799,7 +704,7 @@ def plan_from_manifest(path: Path, manifest: dict) -> Plan:
     )
 
 
-def _complete(folder, plan, executor, workers, scheduler, progress, figures, command):
+def _complete(folder, plan, executor, workers, scheduler, progress, command):
     tables = TABLES_OF_STORE[plan.store]
     pending = [c for c in range(len(plan.chunks)) if not folder.chunk_done(c, tables)]
     done_runs = plan.n_runs - sum(plan.chunks[c][1] - plan.chunks[c][0] for c in pending)
@@ -863,65 +768,7 @@ def _complete(folder, plan, executor, workers, scheduler, progress, figures, com
     }
     folder.write_manifest(manifest)
     final = folder.finish()
-    figure_folder = None
-    if figures:
-        from experiments.analysis import plot, write_report
-
-        if plan.store != "metrics" and plan.n_runs <= FIGURE_RUNS:
-            plot(final)
-            figure_folder = final / "figures"
-        elif plan.store != "metrics":
-            print(
-                f"multivector: no figures drawn for {plan.n_runs:,} runs (more than "
-                f"{FIGURE_RUNS:,}); draw them with: multivector plot {final}",
-                file=sys.stderr,
-            )
-        write_report(final)
-    seconds = time.perf_counter() - clock
-    return BatchResult(final, new_runs, seconds, figure_folder, simulated)
-
-
-# batches up to this size get their figures drawn when they finish
-FIGURE_RUNS = 5_000
-
-
-def _read(path: Path, table: str, columns=None, filters=None) -> pd.DataFrame:
-    frame = pd.read_parquet(path / table, columns=columns, filters=filters)
-    if not frame["run"].is_monotonic_increasing:
-        frame = frame.sort_values("run", kind="stable", ignore_index=True)
-    return frame
-
-
-def load(
-    path: str | Path,
-    table: str = "metrics",
-    *,
-    columns: Sequence[str] | None = None,
-    filters: Any = None,
-) -> pd.DataFrame:
-    """A stored batch's table as one DataFrame, in run order, whatever its chunking.
-
-    Parameters
-    ----------
-    path : the batch folder (``results/<scenario>/<stamp>-<hash>``)
-    table : ``metrics`` (default), ``dimensions`` or ``shares`` (annual and monthly stores)
-    columns, filters : passed to :func:`pandas.read_parquet` (pyarrow), to read less
-    """
-    path = Path(path)
-    if not (path / MANIFEST).is_file():
-        raise BatchError(f"{path}: not a batch folder (no {MANIFEST})")
-    manifest = json.loads((path / MANIFEST).read_text())
-    if manifest.get("status") != "complete":
-        raise BatchError(
-            f"{path}: an incomplete batch; finish it with: multivector run --resume {path}"
-        )
-    available = manifest["batch"]["tables"]
-    if table not in available:
-        raise BatchError(
-            f"{path}: no table {table!r} in a {manifest['batch']['store']} store "
-            f"(tables: {', '.join(available)})"
-        )
-    return _read(path, table, columns=list(columns) if columns else None, filters=filters)
+    return BatchResult(final, new_runs, time.perf_counter() - clock, simulated, plan.store)
 
 
 def _kernel_not_compiled() -> bool:

@@ -24,6 +24,7 @@ fit is reproducible from its seed. The fitted values are written as a scenario f
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import math
@@ -48,10 +49,12 @@ __all__ = [
     "Fit",
     "calibrate",
     "calibration_spec",
+    "code_fingerprint",
     "default_patterns",
     "fit_identity",
     "fitted_scenario_text",
     "losses",
+    "patterns_for",
     "validate",
 ]
 
@@ -64,6 +67,12 @@ def default_patterns(scenario: Scenario) -> Path:
     leaf = scenario.parameters.get("calibration.patterns")
     base = Path(leaf.file if leaf is not None else scenario.file).parent
     return base / (leaf.value if leaf is not None else "patterns.toml")
+
+
+def patterns_for(scenario: Scenario, path: str | Path | None = None) -> tuple[list[Pattern], Path]:
+    """The registry at ``path`` (default: :func:`default_patterns`), loaded and checked."""
+    path = Path(path) if path else default_patterns(scenario)
+    return load_patterns(path, scenario), path
 
 
 def _observe(
@@ -291,12 +300,55 @@ def calibrate(
     )
 
 
+FIT_CODE = (
+    "model/elementary.py",
+    "model/ensemble.py",
+    "model/metrics.py",
+    "model/parameters.py",
+    "model/rules.py",
+    "model/scenario.py",
+    "model/seeding.py",
+    "experiments/calibration.py",
+    "experiments/patterns.py",
+)
+"""The source files whose code a fit's result depends on (relative to the repository root)."""
+
+
+def code_fingerprint(files: Sequence[str] = FIT_CODE, root: Path | None = None) -> str:
+    """A hash of the code in ``files``: their syntax trees without docstrings.
+
+    Comments, docstrings and formatting do not change it; any change to the code does, so a
+    committed fit is flagged stale when a rule, the compiler, a metric or the loss changes.
+    """
+    root = Path(__file__).resolve().parents[1] if root is None else Path(root)
+    digest = hashlib.sha256()
+    for name in files:
+        tree = ast.parse((root / name).read_text())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (
+                isinstance(body, list)
+                and body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+        digest.update(name.encode() + b"\0" + ast.dump(tree).encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 def fit_identity(
     scenario: Scenario, spec: CalibrationSpec, patterns: Sequence[Pattern], until: str | None
 ) -> str:
-    """A fit's id: a hash of everything that determines its result (inputs, settings, seed)."""
+    """A fit's id: a hash of everything that determines its result.
+
+    The inputs (the scenario's resolved values, the registry), the settings and seed, and the
+    code that runs the fit (:func:`code_fingerprint`).
+    """
     payload = json.dumps(
         {
+            "code": code_fingerprint(),
             "scenario": scenario.hash,
             "free": [(p.key, p.low, p.high) for p in spec.free],
             "runs": spec.runs,

@@ -19,12 +19,14 @@ over which the quantity is averaged month by month):
 ``share(S, P, D, date)``       P's partner share of S's ties on D (D may be ``overall``: the
                                dimension-weighted alignment vector)
 ``rival(S, P, D, date)``       the largest share of any power other than P
-``dependence(S, date)``        S's largest overall partner share
 ``hhi(S, D, date)``            Herfindahl-Hirschman index of S's shares on D
-``drift(S, date)``             year-on-year alignment drift of S (Jensen-Shannon distance)
 ``pole(S, POLE, date)``        share of a pole (e.g. ``West``) in S's alignment vector
-``engagement(S, date)``        S's mean regional tie
-``cooperation(date)``          regional cooperation index
+``METRIC(S, date)``            any numeric metric of the registry (:data:`model.metrics.METRICS`),
+                               e.g. ``dependence`` (S's largest overall partner share),
+                               ``vulnerability``, ``effective_partners``; ``drift`` and
+                               ``engagement`` are short for ``drift_year_on_year`` and
+                               ``regional_engagement``
+``cooperation(date)``          regional cooperation index (``regional_cooperation``)
 
 An expression is ``A > B`` or ``A < B`` where A and B combine quantities and numbers with
 ``+ - * /``. For each run the **margin** is ``A - B`` (for ``>``) or ``B - A`` (for ``<``); the
@@ -43,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.metrics import measure
+from model.metrics import METRICS, measure
 from model.scenario import Scenario, ScenarioError, month_index, month_label
 
 __all__ = [
@@ -51,26 +53,46 @@ __all__ = [
     "HOLDS",
     "Observation",
     "Pattern",
+    "headline",
     "load_patterns",
     "pattern_loss",
+    "pattern_table",
     "verdict",
 ]
 
 HOLDS = 0.8  # share of runs in which a predicate must hold for the pattern to hold
 FAILS = 0.2
 
-# function -> its argument kinds
-FUNCTIONS: dict[str, tuple[str, ...]] = {
+# quantities per power, dimension or pole, written out here
+STRUCTURAL: dict[str, tuple[str, ...]] = {
     "tie": ("state", "power", "dimension", "date"),
     "share": ("state", "power", "dimension+", "date"),
     "rival": ("state", "power", "dimension+", "date"),
-    "dependence": ("state", "date"),
     "hhi": ("state", "dimension+", "date"),
-    "drift": ("state", "date"),
     "pole": ("state", "pole", "date"),
-    "engagement": ("state", "date"),
-    "cooperation": ("date",),
 }
+# short names of registry metrics
+ALIASES = {
+    "drift": "drift_year_on_year",
+    "engagement": "regional_engagement",
+    "cooperation": "regional_cooperation",
+}
+# every numeric metric of the registry (model.metrics.METRICS) is a quantity of a state and a
+# date, or of a date alone for a regional one
+_REGISTRY = {m.name: m for m in METRICS if not m.family and not m.categorical}
+FUNCTIONS: dict[str, tuple[str, ...]] = {
+    **{
+        name: ("date",) if m.regional else ("state", "date")
+        for name, m in _REGISTRY.items()
+        if name not in STRUCTURAL
+    },
+    **{
+        alias: ("date",) if _REGISTRY[name].regional else ("state", "date")
+        for alias, name in ALIASES.items()
+    },
+    **STRUCTURAL,
+}
+"""Every function of the pattern language and its argument kinds."""
 
 
 @dataclass(frozen=True)
@@ -253,7 +275,7 @@ def months_needed(patterns: Sequence[Pattern], scenario: Scenario) -> np.ndarray
                         lo, hi = _range(arg.value, scenario)
                         months = set(range(lo, hi + 1))
                         steps |= months
-                        if node.func.id == "drift":
+                        if ALIASES.get(node.func.id, node.func.id) == "drift_year_on_year":
                             steps |= {max(m - 12, 0) for m in months}
     return np.array(sorted(steps), dtype=np.int64)
 
@@ -308,23 +330,15 @@ class Observation:
             if name == "share":
                 return shares[:, self.power[p]]
             return np.delete(shares, self.power[p], axis=1).max(axis=1)
-        if name == "dependence":
-            s, date = args
-            return self._at(o["largest_share"], date)[:, self.state[s], -1]
         if name == "hhi":
             s, d, date = args
             return self._at(o["hhi"], date)[:, self.state[s], self.dimension[d]]
-        if name == "drift":
-            s, date = args
-            return self._at(o["drift_year_on_year"], date)[:, self.state[s]]
         if name == "pole":
             s, q, date = args
             return self._at(o["poles"], date)[:, self.state[s], self.pole[q]]
-        if name == "engagement":
-            s, date = args
-            return self._at(o["regional_engagement"], date)[:, self.state[s]]
-        (date,) = args
-        return self._at(o["regional_cooperation"], date)
+        metric = _REGISTRY[ALIASES.get(name, name)]
+        values = self._at(metric.take(o, 0), args[-1])  # (R, S)
+        return values[:, 0] if metric.regional else values[:, self.state[args[0]]]
 
     def evaluate(self, expression: str) -> tuple[np.ndarray, np.ndarray]:
         """Per run: the left-hand side and the margin of a checked expression."""
@@ -400,3 +414,24 @@ def summary(pattern: Pattern, margins: np.ndarray, left: np.ndarray) -> Mapping[
         "verdict": verdict(float(held)),
         "holds": bool(held >= HOLDS),
     }
+
+
+def pattern_table(table) -> str:
+    """A validation table (rows of :func:`summary`) as Markdown."""
+    lines = [
+        "| pattern | claim | source | margin: median [5%, 95%] | runs holding | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in table.itertuples():
+        lines.append(
+            f"| `{row.pattern}` | {row.claim} | {row.source} | {row.margin_median:+.3f} "
+            f"[{row.margin_p05:+.3f}, {row.margin_p95:+.3f}] | "
+            f"{100 * row.fraction_holding:.0f}% | {row.verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def headline(table) -> str:
+    """``k of n patterns hold (p%)`` for a validation table."""
+    held = int(table["holds"].sum())
+    return f"{held} of {len(table)} patterns hold ({100 * held / len(table):.0f}%)"

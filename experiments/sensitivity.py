@@ -42,41 +42,34 @@ The command writes ``results/<scenario>/sensitivity-<stamp>-<hash8>/`` with ``in
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import os
-import shlex
-import shutil
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from experiments.cli import _positive_int, _seed
-from model.scenario import Scenario, ScenarioError, load_scenario, month_index, month_label
+from model.metrics import METRICS
+from model.scenario import Scenario, ScenarioError, month_index, month_label
 
 __all__ = [
     "METHODS",
     "Outcome",
     "SensitivityError",
-    "add_parser",
     "analyse",
-    "command",
     "indices",
     "markdown_table",
     "metric_names",
     "model_outcome",
+    "noise_sentence",
     "parse_outcome",
     "parse_parameters",
     "problem_of",
     "ranked",
+    "report_markdown",
     "sample",
     "sensitivity_figure",
     "text_table",
@@ -94,10 +87,9 @@ RUNS_PER_CALL = 2048  # runs per call of the batch engine (bounds the memory of 
 # calls in flight: one builds its points' scenarios (Python, holding the GIL) while another
 # simulates (the compiled kernel releases the GIL)
 CALLS_IN_FLIGHT = 2
-# the metrics of the batch engine that are not numbers
-CATEGORICAL_METRICS = ("largest_partner",)
-# the metrics that are the same for every state
-REGIONAL_METRICS = ("regional_cooperation",)
+# the metrics of the batch engine that are not numbers, and those the same for every state
+CATEGORICAL_METRICS = tuple(m.name for m in METRICS if m.categorical)
+REGIONAL_METRICS = tuple(m.name for m in METRICS if m.regional)
 COLUMNS = {
     "sobol": ("S1", "S1_conf", "ST", "ST_conf"),
     "morris": ("mu", "mu_star", "mu_star_conf", "sigma"),
@@ -347,23 +339,12 @@ class Outcome:
 def metric_names(scenario: Scenario) -> tuple[str, ...]:
     """The numeric metrics of :func:`experiments.batch.evaluate` for a scenario.
 
-    The pole and relative-alignment metrics are named after the scenario's ``[alignment]``.
+    From the metric registry (:data:`model.metrics.METRICS`); the pole and relative-alignment
+    metrics are named after the scenario's ``[alignment]``.
     """
-    poles = [f"pole_{name}" for name, _ in scenario.alignment.poles]
-    axes = [f"relative_{a}_{b}" for a, b in scenario.alignment.axes]
-    return (
-        "dependence",
-        "hhi",
-        "hhi_normalised",
-        "effective_partners",
-        "vulnerability",
-        "drift_from_start",
-        "drift_year_on_year",
-        *poles,
-        *axes,
-        "regional_engagement",
-        "regional_cooperation",
-    )
+    from experiments.tables import metric_columns
+
+    return tuple(name for name, _, m, _ in metric_columns(scenario) if not m.categorical)
 
 
 def parse_outcome(scenario: Scenario, text: str) -> Outcome:
@@ -595,7 +576,8 @@ def text_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _noise_sentence(attrs: dict) -> str:
+def noise_sentence(attrs: dict) -> str:
+    """One sentence on the seed-variance share and what it means for the indices."""
     share = attrs["seed_variance_share"]
     text = (
         f"Seed-variance share {share:.1%}: of the variance of single runs' outcomes "
@@ -689,192 +671,8 @@ def sensitivity_figure(table: pd.DataFrame, *, title: str, subtitle: str = "") -
     return fig
 
 
-# --------------------------------------------------------------------------------------------
-# the command
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add the ``sensitivity`` subcommand to ``multivector``'s subparsers."""
-    parser = subparsers.add_parser(
-        "sensitivity",
-        help="Sobol' or Morris sensitivity of an outcome to parameter ranges (SALib)",
-        description="Global sensitivity analysis: a SALib design over --params ranges, each "
-        "point run with --runs replicate seeds (the same at every point), the outcome averaged "
-        "over the seeds; reports first-order and total Sobol' indices (or Morris mu*, sigma) "
-        "with bootstrap confidence intervals and the seed-variance share, and writes a table "
-        "and a bar chart under --out.",
-    )
-    parser.add_argument("scenario", help="scenario TOML file, e.g. scenarios/baseline.toml")
-    parser.add_argument(
-        "--method", choices=METHODS, default="sobol", help="sobol (default) or morris"
-    )
-    parser.add_argument(
-        "--params",
-        action="extend",
-        nargs="+",
-        required=True,
-        metavar="KEY=LO:HI",
-        help="parameter key paths and their ranges, e.g. states.KAZ.balancing_propensity=0.5:3",
-    )
-    parser.add_argument(
-        "--outcome",
-        required=True,
-        metavar="METRIC:STATE[:YYYY-MM]",
-        help="the analysed outcome, e.g. dependence:KAZ (final month) or pole_China:KAZ:2015-12",
-    )
-    parser.add_argument(
-        "--samples",
-        type=_positive_int,
-        help="Sobol' base samples N, a power of two (default 256; N (k+2) points), or Morris "
-        "trajectories (default 20; N (k+1) points)",
-    )
-    parser.add_argument(
-        "--runs",
-        type=_positive_int,
-        default=DEFAULT_RUNS,
-        help=f"replicate seeds per design point (default {DEFAULT_RUNS})",
-    )
-    parser.add_argument(
-        "--seed", type=_seed, help="seed of the seeds, design and bootstrap (default: run.seed)"
-    )
-    parser.add_argument("--out", default="results", help="results root (default: results)")
-    parser.add_argument(
-        "--workers",
-        type=_positive_int,
-        default=os.cpu_count() or 1,
-        help="threads of the ensemble engine (default: all cores)",
-    )
-    return parser
-
-
-def command(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    """Run ``multivector sensitivity``; returns the exit status (2 for a user mistake).
-
-    ``argv`` is the command line as typed (recorded in ``indices.md`` and ``manifest.json``).
-    Every mistake (file, key, range, outcome, samples, ``--out``) is found before any run and
-    printed as one line ``multivector: error: ...`` on stderr; nothing is written.
-    """
-    from experiments.batch import BatchError
-
-    try:
-        return _command(args, list(argv))
-    except (ScenarioError, SensitivityError, BatchError) as error:
-        print(f"multivector: error: {error}", file=sys.stderr)
-        return 2
-
-
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ScenarioError("--out", "out", str(out), "a folder for results (this is a file)")
-    parent = out.absolute()
-    while not parent.exists():
-        parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise ScenarioError("--out", "out", str(out), "a folder you can write to")
-
-
-def _command(args, argv: list[str]) -> int:
-    from experiments.batch import _versions as batch_versions
-    from experiments.batch import replicate_seeds
-    from experiments.reports import _claim_folder, _finish
-
-    scenario = load_scenario(args.scenario)
-    parameters = parse_parameters(scenario, args.params)
-    outcome = parse_outcome(scenario, args.outcome)
-    method = args.method
-    samples = DEFAULT_SAMPLES[method] if args.samples is None else args.samples
-    if method == "sobol" and (samples < 2 or samples & (samples - 1)):
-        raise ScenarioError(
-            "--samples", "samples", samples, "a power of two for Sobol' (e.g. 128, 256, 1024)"
-        )
-    if method == "morris" and samples < 2:
-        raise ScenarioError("--samples", "samples", samples, "at least 2 Morris trajectories")
-    out = Path(args.out)
-    _check_out(out)
-    seed = scenario.seed if args.seed is None else args.seed
-    seeds = replicate_seeds(seed, args.runs)
-    problem = problem_of(parameters)
-
-    clock = time.perf_counter()
-    X = sample(problem, method=method, samples=samples, seed=seed)
-    model = model_outcome(
-        scenario, parameters, outcome, threads=args.workers, progress=sys.stderr.isatty()
-    )
-    Y = model(X, seeds)
-    simulated = time.perf_counter() - clock
-    table = analyse(problem, X, Y, method=method, samples=samples, seed=seed)
-    seconds = time.perf_counter() - clock
-    attrs = dict(table.attrs)
-
-    name = SOBOL_NAME if method == "sobol" else "Morris"
-    label = outcome.label(scenario)
-    design = (
-        f"{samples} base samples x ({len(parameters)} + 2)"
-        if method == "sobol"
-        else f"{samples} trajectories x ({len(parameters)} + 1)"
-    )
-    runs_line = (
-        f"{design} = {attrs['points']:,} points x {attrs['seeds']} seeds = "
-        f"{attrs['model_runs']:,} runs in {seconds:.1f} s"
-    )
-    print(f"{name} indices of {label} in {scenario.name} ({scenario.file}): {runs_line}")
-    print(text_table(table))
-    print("  " + _noise_sentence(attrs))
-
-    partial, final = _claim_folder(out, scenario, "sensitivity", scenario.hash[:8])
-    try:
-        frame = table.reset_index()
-        frame.attrs = {}
-        frame.to_parquet(partial / "indices.parquet", index=False)
-        outcomes = pd.DataFrame(X, columns=problem["names"]).rename_axis("point").reset_index()
-        outcomes = outcomes.loc[outcomes.index.repeat(len(seeds))].reset_index(drop=True)
-        outcomes.insert(1, "replicate", np.tile(np.arange(len(seeds)), attrs["points"]))
-        outcomes.insert(2, "seed", np.tile(seeds, attrs["points"]))
-        outcomes[outcome.metric] = np.asarray(Y, dtype=float).ravel()
-        outcomes.to_parquet(partial / "outcomes.parquet", index=False)
-        shown = shlex.join(argv)
-        (partial / "indices.md").write_text(
-            _report(scenario, table, outcome, parameters, runs_line, shown)
-        )
-        (partial / "manifest.json").write_text(
-            json.dumps(
-                {
-                    "scenario": {
-                        "name": scenario.name,
-                        "file": str(scenario.file),
-                        "hash": scenario.hash,
-                    },
-                    "method": method,
-                    "outcome": outcome.text,
-                    "parameters": {p.key: [p.low, p.high] for p in parameters},
-                    "batch_seed": int(seed),
-                    "seeds": [int(s) for s in seeds],
-                    "analysis": attrs,
-                    "seconds": {"simulation": simulated, "total": seconds},
-                    "versions": batch_versions(),
-                    "command": list(argv),
-                },
-                indent=2,
-            )
-            + "\n"
-        )
-        subtitle = (
-            f"{scenario.title}, scenario {scenario.name}\n"
-            f"{attrs['model_runs']:,} runs: {design} points x {attrs['seeds']} seeds; "
-            f"seed-variance share {attrs['seed_variance_share']:.1%}"
-        )
-        figure = sensitivity_figure(table, title=f"{name} indices of {label}", subtitle=subtitle)
-        figure.savefig(partial / "sensitivity.png", dpi=200)
-        figure.savefig(partial / "sensitivity.svg")
-        final = _finish(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    print(f"results: {final}")
-    return 0
-
-
-def _report(scenario, table, outcome, parameters, runs_line, shown) -> str:
+def report_markdown(scenario, table, outcome, parameters, runs_line, shown) -> str:
+    """``indices.md``: the design, the indices table, the most influential, how to read them."""
     attrs = table.attrs
     sobol = attrs["method"] == "sobol"
     ranges = ", ".join(f"`{p.key}` in [{p.low:g}, {p.high:g}]" for p in parameters)
@@ -900,7 +698,7 @@ def _report(scenario, table, outcome, parameters, runs_line, shown) -> str:
         + ", ".join(f"`{n}` ({_fmt(table.loc[n, key])})" for n in top)
         + ".",
         "",
-        _noise_sentence(attrs)
+        noise_sentence(attrs)
         + " The seed sd columns are the standard deviation over seeds of the index computed "
         "from one seed's runs alone.",
         "",

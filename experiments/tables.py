@@ -8,12 +8,19 @@ import numpy as np
 import pandas as pd
 
 from model.metrics import measure
+from model.metrics import metric_columns as metric_columns_of
 from model.scenario import Scenario
 
-__all__ = ["OVERALL", "TABLES", "batch_tables", "measure_batch"]
+__all__ = ["OVERALL", "TABLES", "batch_tables", "measure_batch", "metric_columns"]
 
 OVERALL = "overall"
 TABLES = ("metrics", "dimensions", "shares")
+
+
+def metric_columns(scenario: Scenario):
+    """The metrics table's columns for a scenario (:func:`model.metrics.metric_columns`)."""
+    poles = [name for name, _ in scenario.alignment.poles]
+    return metric_columns_of(poles, scenario.alignment.axes)
 
 
 def measure_batch(
@@ -108,30 +115,15 @@ def batch_tables(
                 )
         columns["seed"] = indexed["seed"]  # where runs had it, else after the others
         columns["date"], columns["state"] = indexed["date"], indexed["state"]
-        last = -1  # the "overall" dimension
-        metric_columns = {
-            "dependence": at(out["largest_share"])[..., last],
-            "largest_partner": partners(at(out["largest_partner"])[..., last].ravel()),
-            "hhi": at(out["hhi"])[..., last],
-            "hhi_normalised": at(out["hhi_normalised"])[..., last],
-            "effective_partners": at(out["effective_partners"])[..., last],
-            "vulnerability": at(out["vulnerability"]),
-            "drift_from_start": at(out["drift_from_start"]),
-            "drift_year_on_year": at(out["drift_year_on_year"]),
-        }
-        for q, (name, _) in enumerate(scenario.alignment.poles):
-            metric_columns[f"pole_{name}"] = at(out["poles"])[..., q]
-        for a, (name_a, name_b) in enumerate(scenario.alignment.axes):
-            metric_columns[f"relative_{name_a}_{name_b}"] = at(out["relative_alignment"])[..., a]
-        metric_columns["regional_engagement"] = at(out["regional_engagement"])
-        metric_columns["regional_cooperation"] = np.broadcast_to(
-            at(out["regional_cooperation"])[..., None], (n_runs, n_dates, n_states)
-        )
+        measured = {}
+        for name, _, metric, k in metric_columns(scenario):
+            values = at(metric.take(out, k))
+            measured[name] = partners(values.ravel()) if metric.categorical else values
         result["metrics"] = _frame(
             columns,
             {
                 k: _f32(v).ravel() if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
-                for k, v in metric_columns.items()
+                for k, v in measured.items()
             },
         )
 

@@ -10,16 +10,23 @@ Conventions: a *share vector* ``x`` has partners on its last axis, entries in [0
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.spatial.distance import jensenshannon
 
 __all__ = [
+    "METRICS",
+    "Metric",
     "alignment_drift",
     "alignment_shares",
     "effective_partners",
     "hhi",
     "hhi_normalised",
     "largest_share",
+    "metric_columns",
+    "metric_of",
     "partner_shares",
     "pole_shares",
     "regional_cooperation",
@@ -250,3 +257,198 @@ def measure(
         "regional_cooperation": regional_cooperation(regional),
     }
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# the metric registry: each metric of the metrics table declared once
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One column (or family of columns) of a batch's metrics table, per run, date and state.
+
+    Attributes
+    ----------
+    name : the column, e.g. ``dependence``; a family's pattern, ``pole_{pole}`` (one column per
+        pole of the scenario's ``[alignment]``) or ``relative_{a}_{b}`` (one per axis)
+    label : axis label with its unit and range (``\\n`` splits it over two lines)
+    unit : the unit (``-`` for a share or index)
+    low, high : the range of its values
+    doc : one line: what it measures, with the function that computes it
+    take : from :func:`measure`'s output and the family member's index, the values with
+        leading axes ``(..., T, S)``
+    family : ``""``, ``poles`` or ``axes``
+    regional : one value for the whole region (the same for every state)
+    categorical : not a number (``largest_partner``: a power's index)
+    """
+
+    name: str
+    label: str
+    unit: str
+    low: float
+    high: float
+    doc: str
+    take: Callable[[dict, int], np.ndarray]
+    family: str = ""
+    regional: bool = False
+    categorical: bool = False
+
+
+_OVERALL = -1  # the alignment vector, the last "dimension" of measure()'s per-dimension arrays
+
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "dependence",
+        "Largest partner share\n(of dimension-weighted ties, 0-1)",
+        "share",
+        0.0,
+        1.0,
+        "largest share of the alignment vector (largest_share)",
+        lambda out, k: out["largest_share"][..., _OVERALL],
+    ),
+    Metric(
+        "largest_partner",
+        "Largest partner",
+        "power",
+        0,
+        0,
+        "the power holding the largest share of the alignment vector",
+        lambda out, k: out["largest_partner"][..., _OVERALL],
+        categorical=True,
+    ),
+    Metric(
+        "hhi",
+        "Concentration of ties\n(Herfindahl-Hirschman index, 0-1)",
+        "-",
+        0.0,
+        1.0,
+        "HHI of the alignment vector (hhi)",
+        lambda out, k: out["hhi"][..., _OVERALL],
+    ),
+    Metric(
+        "hhi_normalised",
+        "Normalised concentration\n(HHI rescaled to 0-1)",
+        "-",
+        0.0,
+        1.0,
+        "(HHI - 1/P) / (1 - 1/P) of the alignment vector (hhi_normalised)",
+        lambda out, k: out["hhi_normalised"][..., _OVERALL],
+    ),
+    Metric(
+        "effective_partners",
+        "Effective number of partners\n(1 / HHI)",
+        "partners",
+        1.0,
+        float("inf"),
+        "1 / HHI of the alignment vector (effective_partners)",
+        lambda out, k: out["effective_partners"][..., _OVERALL],
+    ),
+    Metric(
+        "vulnerability",
+        "Vulnerability\n(difficulty-weighted dependence, 0-1)",
+        "-",
+        0.0,
+        1.0,
+        "difficulty-weighted normalised HHI over dimensions (vulnerability)",
+        lambda out, k: out["vulnerability"],
+    ),
+    Metric(
+        "drift_from_start",
+        "Alignment drift from 1991\n(Jensen-Shannon distance, 0-1)",
+        "-",
+        0.0,
+        1.0,
+        "Jensen-Shannon distance of the alignment vector from the start (alignment_drift)",
+        lambda out, k: out["drift_from_start"],
+    ),
+    Metric(
+        "drift_year_on_year",
+        "Year-on-year alignment drift\n(Jensen-Shannon distance, 0-1)",
+        "-",
+        0.0,
+        1.0,
+        "Jensen-Shannon distance from a year earlier (alignment_drift, lag 12)",
+        lambda out, k: out["drift_year_on_year"],
+    ),
+    Metric(
+        "pole_{pole}",
+        "Share of the {pole} pole\n(of the alignment vector, 0-1)",
+        "share",
+        0.0,
+        1.0,
+        "the pole's share of the alignment vector among the poles (pole_shares)",
+        lambda out, k: out["poles"][..., k],
+        family="poles",
+    ),
+    Metric(
+        "relative_{a}_{b}",
+        "Relative alignment {a} - {b}\n(-1 wholly {b}, +1 wholly {a})",
+        "-",
+        -1.0,
+        1.0,
+        "(y_A - y_B) / (y_A + y_B) of two poles' shares (relative_alignment)",
+        lambda out, k: out["relative_alignment"][..., k],
+        family="axes",
+    ),
+    Metric(
+        "regional_engagement",
+        "Regional engagement\n(mean tie with neighbours, 0-1)",
+        "-",
+        0.0,
+        1.0,
+        "the state's mean regional tie (regional_engagement)",
+        lambda out, k: out["regional_engagement"],
+    ),
+    Metric(
+        "regional_cooperation",
+        "Regional cooperation index\n(mean tie among the states, 0-1)",
+        "-",
+        0.0,
+        1.0,
+        "mean regional tie over all pairs (regional_cooperation), the same for every state",
+        lambda out, k: np.broadcast_to(
+            out["regional_cooperation"][..., None], out["regional_engagement"].shape
+        ),
+        regional=True,
+    ),
+)
+
+
+def metric_columns(
+    poles: Sequence[str], axes: Sequence[tuple[str, str]]
+) -> list[tuple[str, str, Metric, int]]:
+    """The metrics table's columns for a scenario's poles and axes, in table order.
+
+    Returns ``(column, label, metric, index)`` for every column: a family expands to one column
+    per pole (``pole_West``) or axis (``relative_Russia_West``), ``index`` being the member's
+    position (the ``k`` of :attr:`Metric.take`).
+    """
+    out = []
+    for metric in METRICS:
+        if metric.family == "poles":
+            members = [{"pole": pole} for pole in poles]
+        elif metric.family == "axes":
+            members = [{"a": a, "b": b} for a, b in axes]
+        else:
+            members = [{}]
+        for k, names in enumerate(members):
+            out.append((metric.name.format(**names), metric.label.format(**names), metric, k))
+    return out
+
+
+def metric_of(column: str) -> tuple[Metric, str] | None:
+    """The registry entry of a metrics-table column and the column's label, or None.
+
+    ``pole_West`` is the ``poles`` family's member ``West``; ``relative_Russia_West`` the
+    ``axes`` family's ``Russia``-``West`` (pole names without ``_``).
+    """
+    for metric in METRICS:
+        if not metric.family and metric.name == column:
+            return metric, metric.label
+        if metric.family == "poles" and column.startswith("pole_") and len(column) > 5:
+            return metric, metric.label.format(pole=column[5:])
+        if metric.family == "axes" and column.startswith("relative_"):
+            a, _, b = column[len("relative_") :].partition("_")
+            if a and b:
+                return metric, metric.label.format(a=a, b=b)
+    return None

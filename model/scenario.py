@@ -30,9 +30,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
+
+from model.parameters import (
+    PARAMETERS,
+    PLACEHOLDERS,
+    Parameter,
+    allowed_children,
+    dated_hint,
+    expand,
+    lookup,
+)
 
 __all__ = [
     "CompiledScenario",
@@ -211,43 +222,26 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Dimension:
-    """A kind of tie (economic, security, ...), as declared in the scenario."""
+    """A kind of tie (economic, security, ...); its parameters are in :attr:`Scenario.values`."""
 
     id: str
     label: str
-    weight: float
-    substitution_difficulty: float
-    bloc: bool
 
 
 @dataclass(frozen=True, slots=True)
 class Power:
-    """An external power and its base (December of the start year) parameters."""
+    """An external power; its parameters are in :attr:`Scenario.values` (``powers.<id>.*``)."""
 
     id: str
     name: str
-    interest: float
-    capacity: tuple[float, ...]
-    rivalry_response: float
-    conditionality: float
-    focus: tuple[float, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """A Central Asian state and its base parameters."""
+    """A Central Asian state; its parameters are in :attr:`Scenario.values` (``states.<id>.*``)."""
 
     id: str
     name: str
-    balancing_propensity: float
-    adjustment_rate: float
-    regime_sensitivity: float
-    neutrality: float
-    no_blocs: bool
-    openness: float
-    needs: tuple[float, ...]
-    affinity: tuple[float, ...]
-    memberships: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,28 +280,6 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelSettings:
-    """Global behavioural constants of the model."""
-
-    temperature: float
-    noise: float
-    rivalry_memory: float
-    lockin_bonus: float
-    lockin_floor: float
-
-
-@dataclass(frozen=True, slots=True)
-class Regional:
-    """Regional (intra-Central-Asian) cooperation settings."""
-
-    initial: float
-    base: float
-    adjustment_rate: float
-    noise: float
-    pairs: tuple[tuple[float, ...], ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Alignment:
     """Poles of the alignment simplex (groups of powers) and the relative-alignment axes."""
 
@@ -319,8 +291,10 @@ class Alignment:
 class Scenario:
     """A loaded, validated scenario. Build with :func:`load_scenario`; never mutate.
 
-    ``parameters`` maps every resolved key path to its :class:`Leaf` (value, source, file), so a
-    variant is made by :meth:`with_overrides`, which re-validates.
+    ``values`` maps the key path of every parameter of the table (:mod:`model.parameters`) to
+    its validated value, defaults filled in, before any event. ``parameters`` maps every key
+    path the files set to its :class:`Leaf` (value, source, file), so a variant is made by
+    :meth:`with_overrides`, which re-validates.
     """
 
     name: str
@@ -335,12 +309,9 @@ class Scenario:
     powers: tuple[Power, ...]
     states: tuple[State, ...]
     institutions: tuple[Institution, ...]
-    initial_ties: tuple[tuple[tuple[float, ...], ...], ...]
-    links: tuple[tuple[tuple[float, ...], ...], ...]
-    regional: Regional
-    settings: ModelSettings
     alignment: Alignment
     events: tuple[Event, ...]
+    values: Mapping[str, Any] = field(repr=False)
     parameters: Mapping[str, Leaf] = field(repr=False)
     compiled: CompiledScenario = field(repr=False, compare=False)
 
@@ -575,58 +546,61 @@ def _interval(lo, hi, open_lo=False) -> str:
     return f"{'(' if open_lo else '['}{lo}, {hi}]"
 
 
-_TOP = (
-    "scenario",
-    "run",
-    "dimensions",
-    "powers",
-    "states",
-    "institutions",
-    "ties",
-    "links",
-    "regional",
-    "model",
-    "alignment",
-    "events",
-    "sweep",
-    "calibration",
-)
+_SECTIONS = tuple(dict.fromkeys(p.key.split(".")[0] for p in PARAMETERS))
 _BATCH_TABLES = ("sweep", "calibration")
-_POWER_KEYS = ("name", "interest", "capacity", "rivalry_response", "conditionality", "focus")
-_STATE_KEYS = (
-    "name",
-    "balancing_propensity",
-    "adjustment_rate",
-    "regime_sensitivity",
-    "neutrality",
-    "no_blocs",
-    "openness",
-    "needs",
-    "affinity",
-    "memberships",
-)
-_DIMENSION_KEYS = ("label", "weight", "substitution_difficulty", "bloc")
+_TOP = (*_SECTIONS, "events", *_BATCH_TABLES)
 _EVENT_KEYS = ("date", "title", "source", "enabled", "changes")
+_DATED_SECTIONS = ", ".join(sorted({p.key.split(".")[0] + "." for p in PARAMETERS if p.dated}))
+_NAMED = {"scenario.title", "dimensions.<D>.label", "powers.<P>.name", "states.<S>.name"}
+_NAMED |= {"institutions.<I>.name"}
+"""Parameters whose default (None in the table) is the actor's id, or the scenario's name."""
+_SPECIAL = ("scenario.start", "scenario.end", "alignment.poles.<Q>", "alignment.axes")
+"""Parameters read with checks of their own in :func:`_build`."""
 
-# ranges of the parameters, also used to validate event changes
-POWER_RANGES = {
-    "interest": (0.0, 10.0),
-    "capacity": (0.0, 100.0),
-    "rivalry_response": (0.0, 20.0),
-    "conditionality": (0.0, 10.0),
-    "focus": (0.0, 10.0),
-}
-STATE_RANGES = {
-    "balancing_propensity": (0.0, 20.0),
-    "adjustment_rate": (0.0, 1.0),
-    "regime_sensitivity": (0.0, 10.0),
-    "neutrality": (0.0, 1.0),
-    "openness": (-10.0, 10.0),
-    "needs": (0.0, 100.0),
-    "affinity": (-10.0, 10.0),
-}
-LINK_RANGE = (0.0, 100.0)
-REGIONAL_RANGES = {"base": (-20.0, 20.0), "pairs": (-20.0, 20.0)}
+
+def _read_value(r: _Reader, parameter: Parameter, path: tuple[str, ...], ids) -> Any:
+    """One value of the table's ``parameter`` at ``path``, typed and range-checked."""
+    default = _MISSING if parameter.required else parameter.default
+    kind = parameter.kind
+    choices = ids[PLACEHOLDERS[parameter.choices]] if parameter.choices else None
+    if kind in ("number", "integer"):
+        convert = int if kind == "integer" else float  # as messages show the range
+        return r.number(
+            path,
+            convert(parameter.low),
+            convert(parameter.high),
+            default,
+            integer=kind == "integer",
+            open_lo=parameter.open_low,
+        )
+    if kind == "boolean":
+        return r.boolean(path, default)
+    if kind == "ids":
+        return r.strings(path, list(default) if default is not _MISSING else default, choices)
+    if default is None and not r.has(path):  # a name or label: the id (or the scenario's name)
+        return None
+    return r.string(path, default, choices)
+
+
+def _check_keys(r: _Reader, ids) -> None:
+    """Every key outside ``events`` and the batch tables must be one of the table's paths."""
+    allowed = allowed_children(ids)
+    for path, leaf in r.flat.items():
+        if path[0] in ("events", *_BATCH_TABLES):
+            continue
+        for n in range(1, len(path)):
+            names = allowed.get(path[:n])
+            if names is None:  # the prefix is a single value, not a table
+                raise ScenarioError(
+                    r.file_of(path[:n]), ".".join(path[:n]), "(a table)", "a single value"
+                )
+            if path[n] not in names:
+                raise ScenarioError(
+                    leaf.file,
+                    ".".join(path[: n + 1]) if n + 1 < len(path) else ".".join(path),
+                    leaf.value if n + 1 == len(path) else "(a table)",
+                    f"unknown key (allowed here: {', '.join(names)})",
+                )
 
 
 def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
@@ -641,23 +615,7 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
                 f"unknown key (allowed: extends, {', '.join(_TOP)})",
             )
 
-    name = r.string(("scenario", "name"))
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
-        raise r.error(("scenario", "name"), name, "letters, digits, '-', '_' or '.'")
-    title = r.string(("scenario", "title"), name)
-    description = r.string(("scenario", "description"), "")
-    start = r.month(("scenario", "start"))
-    end = r.month(("scenario", "end"))
-    if end <= start:
-        raise r.error(
-            ("scenario", "end"), month_label(end), f"a month after the start {month_label(start)}"
-        )
-    if end - start > 12 * 200:
-        raise r.error(("scenario", "end"), month_label(end), "a horizon of at most 200 years")
-    runs = r.number(("run", "runs"), 1, 10_000_000, 100, integer=True)
-    seed = r.number(("run", "seed"), 0, 2**63 - 1, 0, integer=True)
-
-    def ids(section: str) -> list[str]:
+    def section_ids(section: str) -> list[str]:
         found = r.children((section,))
         for i in found:
             if not _ID.match(i):
@@ -666,25 +624,11 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
                 )
         return found
 
-    dim_ids = ids("dimensions")
+    dim_ids = section_ids("dimensions")
     if not dim_ids:
         raise r.error(("dimensions",), _MISSING, "at least one dimension table")
-    dimensions = tuple(
-        Dimension(
-            d,
-            r.string(("dimensions", d, "label"), d),
-            r.number(("dimensions", d, "weight"), 0.0, 1.0),
-            r.number(("dimensions", d, "substitution_difficulty"), 0.0, 1.0, 0.5),
-            r.boolean(("dimensions", d, "bloc"), False),
-        )
-        for d in dim_ids
-    )
-    total_weight = sum(d.weight for d in dimensions)
-    if abs(total_weight - 1.0) > 1e-9:
-        raise r.error(("dimensions",), round(total_weight, 6), "dimension weights that sum to 1")
-
-    power_ids = ids("powers")
-    state_ids = ids("states")
+    power_ids = section_ids("powers")
+    state_ids = section_ids("states")
     if len(power_ids) < 2:
         raise r.error(("powers",), len(power_ids), "at least two powers")
     if not state_ids:
@@ -694,135 +638,52 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
         raise r.error(
             ("powers", sorted(clash)[0]), sorted(clash)[0], "an id not also used for a state"
         )
+    ids = {
+        "dimensions": dim_ids,
+        "powers": power_ids,
+        "states": state_ids,
+        "institutions": section_ids("institutions"),
+        "poles": r.children(("alignment", "poles")),
+        "pairs": [f"{a}-{b}" for i, a in enumerate(state_ids) for b in state_ids[i + 1 :]],
+    }
+    _check_keys(r, ids)
 
-    def per(prefix, keys, lo_hi, default):
-        return tuple(r.number((*prefix, k), *lo_hi, default) for k in keys)
+    # every parameter of the table, typed and range-checked, defaults filled in
+    values: dict[str, Any] = {}
+    for parameter in PARAMETERS:
+        if parameter.key in _SPECIAL:
+            continue
+        for path in expand(parameter, ids):
+            value = _read_value(r, parameter, path, ids)
+            if value is None and parameter.key in _NAMED:
+                value = values["scenario.name"] if path[0] == "scenario" else path[1]
+            values[".".join(path)] = value
 
-    def only(prefix, keys):
-        for child in r.children(prefix):
-            if child not in keys:
-                raise r.error(
-                    (*prefix, child),
-                    r.flat.get((*prefix, child), Leaf(None, "", "")).value,
-                    f"unknown key (allowed here: {', '.join(keys)})",
-                )
-
-    powers = []
-    for p in power_ids:
-        base = ("powers", p)
-        only(base, _POWER_KEYS)
-        only((*base, "capacity"), dim_ids)
-        only((*base, "focus"), state_ids)
-        powers.append(
-            Power(
-                p,
-                r.string((*base, "name"), p),
-                r.number((*base, "interest"), *POWER_RANGES["interest"]),
-                per((*base, "capacity"), dim_ids, POWER_RANGES["capacity"], _MISSING),
-                r.number((*base, "rivalry_response"), *POWER_RANGES["rivalry_response"]),
-                r.number((*base, "conditionality"), *POWER_RANGES["conditionality"], 0.0),
-                per((*base, "focus"), state_ids, POWER_RANGES["focus"], 1.0),
-            )
+    name = values["scenario.name"]
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
+        raise r.error(("scenario", "name"), name, "letters, digits, '-', '_' or '.'")
+    start = values["scenario.start"] = r.month(("scenario", "start"))
+    end = values["scenario.end"] = r.month(("scenario", "end"))
+    if end <= start:
+        raise r.error(
+            ("scenario", "end"), month_label(end), f"a month after the start {month_label(start)}"
         )
-
-    institution_ids = ids("institutions")
-    institutions = []
-    for k in institution_ids:
-        base = ("institutions", k)
-        only(base, ("name", "power", "dimensions", "source"))
-        r.string((*base, "source"), "")
-        institutions.append(
-            Institution(
-                k,
-                r.string((*base, "name"), k),
-                r.string((*base, "power"), choices=power_ids),
-                r.strings((*base, "dimensions"), choices=dim_ids),
-            )
-        )
-
-    states = []
+    if end - start > 12 * 200:
+        raise r.error(("scenario", "end"), month_label(end), "a horizon of at most 200 years")
+    total_weight = sum(values[f"dimensions.{d}.weight"] for d in dim_ids)
+    if abs(total_weight - 1.0) > 1e-9:
+        raise r.error(("dimensions",), round(total_weight, 6), "dimension weights that sum to 1")
     for s in state_ids:
-        base = ("states", s)
-        only(base, _STATE_KEYS)
-        only((*base, "needs"), dim_ids)
-        only((*base, "affinity"), power_ids)
-        states.append(
-            State(
-                s,
-                r.string((*base, "name"), s),
-                r.number((*base, "balancing_propensity"), *STATE_RANGES["balancing_propensity"]),
-                r.number((*base, "adjustment_rate"), *STATE_RANGES["adjustment_rate"]),
-                r.number((*base, "regime_sensitivity"), *STATE_RANGES["regime_sensitivity"], 0.0),
-                r.number((*base, "neutrality"), *STATE_RANGES["neutrality"], 0.0),
-                r.boolean((*base, "no_blocs"), False),
-                r.number((*base, "openness"), *STATE_RANGES["openness"], 0.0),
-                per((*base, "needs"), dim_ids, STATE_RANGES["needs"], _MISSING),
-                per((*base, "affinity"), power_ids, STATE_RANGES["affinity"], 0.0),
-                r.strings((*base, "memberships"), [], choices=institution_ids),
-            )
-        )
-
-    only(("ties",), state_ids)
-    ties = []
-    for s in state_ids:
-        only(("ties", s), power_ids)
-        rows = []
-        for p in power_ids:
-            only(("ties", s, p), (*dim_ids, "source"))
-            if r.has(("ties", s, p, "source")):
-                r.string(("ties", s, p, "source"))
-            rows.append(per(("ties", s, p), dim_ids, (0.0, 100.0), 0.0))
-        for k, d in enumerate(dim_ids):
-            if sum(row[k] for row in rows) <= 0:
+        for d in dim_ids:
+            if sum(values[f"ties.{s}.{p}.{d}"] for p in power_ids) <= 0:
                 raise r.error(
                     ("ties", s),
                     0,
                     f"a positive initial tie with at least one power on dimension {d}",
                 )
-        ties.append(tuple(rows))
-
-    only(("links",), state_ids)
-    links = []
-    for s in state_ids:
-        only(("links", s), power_ids)
-        rows = []
-        for p in power_ids:
-            only(("links", s, p), dim_ids)
-            rows.append(per(("links", s, p), dim_ids, LINK_RANGE, 1.0))
-        links.append(tuple(rows))
-
-    base = ("regional",)
-    only(base, ("initial", "base", "adjustment_rate", "noise", "pairs"))
-    pair_keys = [f"{a}-{b}" for i, a in enumerate(state_ids) for b in state_ids[i + 1 :]]
-    only((*base, "pairs"), pair_keys)
-    pairs = [[0.0] * len(state_ids) for _ in state_ids]
-    for i, a in enumerate(state_ids):
-        for j in range(i + 1, len(state_ids)):
-            b = state_ids[j]
-            value = r.number((*base, "pairs", f"{a}-{b}"), *REGIONAL_RANGES["pairs"], 0.0)
-            pairs[i][j] = pairs[j][i] = value
-    regional = Regional(
-        r.number((*base, "initial"), 0.0, 1.0),
-        r.number((*base, "base"), *REGIONAL_RANGES["base"]),
-        r.number((*base, "adjustment_rate"), 0.0, 1.0),
-        r.number((*base, "noise"), 0.0, 0.2, 0.0),
-        tuple(tuple(row) for row in pairs),
-    )
-
-    base = ("model",)
-    only(base, ("temperature", "noise", "rivalry_memory", "lockin_bonus", "lockin_floor"))
-    settings = ModelSettings(
-        # below 0.01 the logit is an argmax and u / temperature can overflow
-        r.number((*base, "temperature"), 0.01, 10.0),
-        r.number((*base, "noise"), 0.0, 0.5),
-        r.number((*base, "rivalry_memory"), 1.0, 240.0),
-        r.number((*base, "lockin_bonus"), 0.0, 10.0),
-        r.number((*base, "lockin_floor"), 0.0, 0.3),
-    )
 
     base = ("alignment",)
-    only(base, ("poles", "axes"))
-    pole_names = r.children((*base, "poles"))
+    pole_names = ids["poles"]
     if len(pole_names) < 2:
         raise r.error(
             (*base, "poles"), len(pole_names), "at least two poles, each a list of power ids"
@@ -846,11 +707,20 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
             f"a list of [pole, pole] pairs from {', '.join(pole_names)}",
         )
     alignment = Alignment(poles, tuple((a, b) for a, b in axes_value))
+    for n, group in poles:
+        values[f"alignment.poles.{n}"] = group
+    values["alignment.axes"] = alignment.axes
 
     events = []
-    for e in ids("events"):
+    for e in section_ids("events"):
         base = ("events", e)
-        only(base, _EVENT_KEYS)
+        for child in r.children(base):
+            if child not in _EVENT_KEYS:
+                raise r.error(
+                    (*base, child),
+                    r.flat.get((*base, child), Leaf(None, "", "")).value,
+                    f"unknown key (allowed here: {', '.join(_EVENT_KEYS)})",
+                )
         month = r.month((*base, "date"), start, end)
         changes_value = r.leaf((*base, "changes"), []).value
         changes = _read_changes(r, (*base, "changes"), changes_value)
@@ -869,34 +739,33 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
     for path in flat:  # read by experiments.design and experiments.calibration, not the model
         if path[0] in _BATCH_TABLES:
             r.used.add(path)
-    r.check_unused(
-        {
-            (): _TOP,
-            ("scenario",): ("name", "title", "description", "start", "end"),
-            ("run",): ("runs", "seed"),
-        }
-    )
+    r.check_unused({(): _TOP})
 
     parameters = {".".join(p): leaf for p, leaf in flat.items()}
     scenario_args = dict(
         name=name,
-        title=title,
-        description=description,
+        title=values["scenario.title"],
+        description=values["scenario.description"],
         file=root_file,
         start=start,
         end=end,
-        runs=runs,
-        seed=seed,
-        dimensions=dimensions,
-        powers=tuple(powers),
-        states=tuple(states),
-        institutions=tuple(institutions),
-        initial_ties=tuple(ties),
-        links=tuple(links),
-        regional=regional,
-        settings=settings,
+        runs=values["run.runs"],
+        seed=values["run.seed"],
+        dimensions=tuple(Dimension(d, values[f"dimensions.{d}.label"]) for d in dim_ids),
+        powers=tuple(Power(p, values[f"powers.{p}.name"]) for p in power_ids),
+        states=tuple(State(s, values[f"states.{s}.name"]) for s in state_ids),
+        institutions=tuple(
+            Institution(
+                k,
+                values[f"institutions.{k}.name"],
+                values[f"institutions.{k}.power"],
+                values[f"institutions.{k}.dimensions"],
+            )
+            for k in ids["institutions"]
+        ),
         alignment=alignment,
         events=tuple(events),
+        values=MappingProxyType(values),
         parameters=parameters,
     )
     compiled = compile_scenario(scenario_args, r)
@@ -1005,64 +874,30 @@ def _apply(op: str, old: float, value: float) -> float:
 
 
 def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> CompiledScenario:
-    """Turn scenario fields into epoch arrays, applying and range-checking event changes."""
+    """Turn scenario fields into epoch arrays, applying and range-checking event changes.
+
+    ``args`` holds the :class:`Scenario` fields (``values`` among them: every parameter of the
+    table by key path). The dated parameters are copied and changed by the enabled events,
+    month by month; each epoch's snapshot becomes one slice of the derived arrays (ODD 2.3, 6
+    and 7.1).
+    """
+    values_in: Mapping[str, Any] = args["values"]
     dims: tuple[Dimension, ...] = args["dimensions"]
     powers: tuple[Power, ...] = args["powers"]
     states: tuple[State, ...] = args["states"]
     institutions: tuple[Institution, ...] = args["institutions"]
-    settings: ModelSettings = args["settings"]
-    regional: Regional = args["regional"]
     d_ids = [d.id for d in dims]
     p_ids = [p.id for p in powers]
     s_ids = [s.id for s in states]
     inst_ids = [k.id for k in institutions]
     S, P, D = len(states), len(powers), len(dims)
 
-    # the mutable parameter set, keyed by the same paths events use
+    # the dated parameters, mutable: events change them, keyed by the same paths events use
     values: dict[str, Any] = {}
-    for p in powers:
-        values[f"powers.{p.id}.interest"] = p.interest
-        values[f"powers.{p.id}.rivalry_response"] = p.rivalry_response
-        values[f"powers.{p.id}.conditionality"] = p.conditionality
-        for k, d in enumerate(d_ids):
-            values[f"powers.{p.id}.capacity.{d}"] = p.capacity[k]
-        for k, s in enumerate(s_ids):
-            values[f"powers.{p.id}.focus.{s}"] = p.focus[k]
-    for s in states:
-        for key in (
-            "balancing_propensity",
-            "adjustment_rate",
-            "regime_sensitivity",
-            "neutrality",
-            "openness",
-        ):
-            values[f"states.{s.id}.{key}"] = getattr(s, key)
-        values[f"states.{s.id}.no_blocs"] = s.no_blocs
-        values[f"states.{s.id}.memberships"] = list(s.memberships)
-        for k, d in enumerate(d_ids):
-            values[f"states.{s.id}.needs.{d}"] = s.needs[k]
-        for k, p in enumerate(p_ids):
-            values[f"states.{s.id}.affinity.{p}"] = s.affinity[k]
-    for i, s in enumerate(s_ids):
-        for j, p in enumerate(p_ids):
-            for k, d in enumerate(d_ids):
-                values[f"links.{s}.{p}.{d}"] = args["links"][i][j][k]
-    values["regional.base"] = regional.base
-    for i, a in enumerate(s_ids):
-        for j in range(i + 1, S):
-            values[f"regional.pairs.{a}-{s_ids[j]}"] = regional.pairs[i][j]
-
-    def ranges_for(key: str) -> tuple[float, float] | None:
-        parts = key.split(".")
-        if parts[0] == "powers":
-            return POWER_RANGES.get(parts[2])
-        if parts[0] == "states":
-            return STATE_RANGES.get(parts[2])
-        if parts[0] == "links":
-            return LINK_RANGE
-        if parts[0] == "regional":
-            return REGIONAL_RANGES["pairs" if parts[1] == "pairs" else "base"]
-        return None
+    for key, value in values_in.items():
+        parameter = lookup(key)
+        if parameter is not None and parameter.dated:
+            values[key] = list(value) if parameter.kind == "ids" else value
 
     start, end = args["start"], args["end"]
     T = end - start
@@ -1080,24 +915,16 @@ def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> 
         for event in (e for e in events if e.month == m):
             for n, change in enumerate(event.changes):
                 where = ("events", event.id, f"changes[{n}]")
-                _apply_change(
-                    values, change, where, reader, ranges_for, inst_ids, event.month == start
-                )
+                _apply_change(values, change, where, reader, inst_ids)
         rows.append([values[k] for k in numeric])
         snapshots.append({k: copy(values[k]) for k in others})
     K = len(snapshots)
     epoch_start = np.array([m - start for m in months], dtype=np.int64)
     epoch_of_step = np.searchsorted(epoch_start, np.arange(T), side="right").astype(np.int64) - 1
 
-    base_offer = np.empty((K, S, P, D))
-    rivalry = np.empty((K, P))
-    attraction = np.empty((K, S, P))
     membership = np.zeros((K, S, P, D))
-    balancing = np.empty((K, S))
-    adjustment = np.empty((K, S))
-    need = np.empty((K, S, D))
     regional_target = np.zeros((K, S, S))
-    bloc = np.array([d.bloc for d in dims], dtype=bool)
+    bloc = np.array([values_in[f"dimensions.{d}.bloc"] for d in d_ids], dtype=bool)
     inst_power = {k.id: p_ids.index(k.power) for k in institutions}
     inst_dims = {k.id: [d_ids.index(d) for d in k.dimensions] for k in institutions}
     table = np.array(rows, dtype=float).reshape(K, len(numeric))
@@ -1111,24 +938,29 @@ def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> 
         ]
         return table[:, cols].reshape(K, *[len(axes[n]) for n in names])
 
+    def constant(pattern: str, **axes: Sequence[str]) -> np.ndarray:
+        """A parameter events cannot change, as an array over its axes."""
+        names = list(axes)
+        grids = np.indices([len(axes[n]) for n in names]).reshape(len(names), -1).T
+        flat = [
+            values_in[pattern.format(**{n: axes[n][i] for n, i in zip(names, g, strict=True)})]
+            for g in grids
+        ]
+        return np.array(flat, dtype=float).reshape([len(axes[n]) for n in names])
+
     capacity = gather("powers.{p}.capacity.{d}", p=p_ids, d=d_ids)  # (K, P, D)
     interest = gather("powers.{p}.interest", p=p_ids)  # (K, P)
     focus = gather("powers.{p}.focus.{s}", s=s_ids, p=p_ids)  # (K, S, P)
     links = gather("links.{s}.{p}.{d}", s=s_ids, p=p_ids, d=d_ids)  # (K, S, P, D)
-    base_offer[...] = (
-        capacity[:, None, :, :] * interest[:, None, :, None] * focus[..., None] * links
-    )
-    rivalry[...] = gather("powers.{p}.rivalry_response", p=p_ids)
-    balancing[...] = gather("states.{s}.balancing_propensity", s=s_ids)
-    adjustment[...] = gather("states.{s}.adjustment_rate", s=s_ids)
+    base_offer = capacity[:, None, :, :] * interest[:, None, :, None] * focus[..., None] * links
     neutrality = gather("states.{s}.neutrality", s=s_ids)  # (K, S)
-    attraction[...] = (
+    attraction = (
         gather("states.{s}.affinity.{p}", s=s_ids, p=p_ids)
         - gather("states.{s}.regime_sensitivity", s=s_ids)[:, :, None]
         * gather("powers.{p}.conditionality", p=p_ids)[:, None, :]
     )
     scale = np.where(bloc[None, None, :], 1.0 - neutrality[:, :, None], 1.0)
-    need[...] = gather("states.{s}.needs.{d}", s=s_ids, d=d_ids) * scale
+    need = gather("states.{s}.needs.{d}", s=s_ids, d=d_ids) * scale
     openness_all = gather("states.{s}.openness", s=s_ids)
     pairs_all = {
         (i, j): table[:, column[f"regional.pairs.{s_ids[i]}-{s_ids[j]}"]]
@@ -1153,7 +985,7 @@ def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> 
                 x = float(regional_base[k]) + openness[i] + openness[j2] + pair
                 regional_target[k, i, j2] = regional_target[k, j2, i] = 1.0 / (1.0 + math.exp(-x))
 
-    floor = settings.lockin_floor * np.minimum(membership, 1.0)
+    floor = values_in["model.lockin_floor"] * np.minimum(membership, 1.0)
     total_floor = floor.sum(axis=2, keepdims=True)
     # floors reserve at most 60% of a dimension, so the choice stays a choice
     floor = np.where(total_floor > 0.6, floor * 0.6 / np.maximum(total_floor, 1e-300), floor)
@@ -1162,7 +994,7 @@ def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> 
     for n, (_, group) in enumerate(args["alignment"].poles):
         for p in group:
             pole_matrix[n, p_ids.index(p)] = 1.0
-    initial_regional = np.full((S, S), regional.initial)
+    initial_regional = np.full((S, S), values_in["regional.initial"])
     np.fill_diagonal(initial_regional, 0.0)
 
     arrays = dict(
@@ -1170,34 +1002,34 @@ def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> 
         epoch_of_step=epoch_of_step,
         base_offer=base_offer,
         log_base_offer=np.log(np.maximum(base_offer, 1e-300)),
-        rivalry_response=rivalry,
+        rivalry_response=gather("powers.{p}.rivalry_response", p=p_ids),
         attraction=attraction,
         membership=membership,
         floor=floor,
-        balancing_propensity=balancing,
-        adjustment_rate=adjustment,
+        balancing_propensity=gather("states.{s}.balancing_propensity", s=s_ids),
+        adjustment_rate=gather("states.{s}.adjustment_rate", s=s_ids),
         need=need,
         regional_target=regional_target,
-        initial_ties=np.array(args["initial_ties"], float),
+        initial_ties=constant("ties.{s}.{p}.{d}", s=s_ids, p=p_ids, d=d_ids),
         initial_regional=initial_regional,
-        dimension_weight=np.array([d.weight for d in dims]),
-        substitution_difficulty=np.array([d.substitution_difficulty for d in dims]),
+        dimension_weight=constant("dimensions.{d}.weight", d=d_ids),
+        substitution_difficulty=constant("dimensions.{d}.substitution_difficulty", d=d_ids),
         pole_matrix=pole_matrix,
     )
     for a in arrays.values():
         a.setflags(write=False)
     return CompiledScenario(
         **arrays,
-        temperature=settings.temperature,
-        noise=settings.noise,
-        rivalry_memory=settings.rivalry_memory,
-        lockin_bonus=settings.lockin_bonus,
-        regional_adjustment_rate=regional.adjustment_rate,
-        regional_noise=regional.noise,
+        temperature=values_in["model.temperature"],
+        noise=values_in["model.noise"],
+        rivalry_memory=values_in["model.rivalry_memory"],
+        lockin_bonus=values_in["model.lockin_bonus"],
+        regional_adjustment_rate=values_in["regional.adjustment_rate"],
+        regional_noise=values_in["regional.noise"],
     )
 
 
-def _apply_change(values, change: Change, where, reader, ranges_for, inst_ids, at_start):
+def _apply_change(values, change: Change, where, reader, inst_ids):
     def fail(value, allowed, sub="key"):
         path = (*where, sub)
         if reader is None:
@@ -1208,24 +1040,16 @@ def _apply_change(values, change: Change, where, reader, ranges_for, inst_ids, a
 
     key = change.key
     if key not in values:
-        prefix = key.split(".")[0]
-        hint = {
-            "powers": "powers.<POWER>.interest|rivalry_response|conditionality|capacity.<DIM>"
-            "|focus.<STATE>",
-            "states": "states.<STATE>.balancing_propensity|adjustment_rate|"
-            "regime_sensitivity|neutrality|no_blocs|openness|memberships|"
-            "needs.<DIM>|affinity.<POWER>",
-            "links": "links.<STATE>.<POWER>.<DIM>",
-            "regional": "regional.base or regional.pairs.<STATE>-<STATE>",
-        }.get(prefix)
+        section = key.split(".")[0]
+        hint = dated_hint(section)
         fail(
             key,
             "a dated parameter of this scenario"
-            + (f" ({hint})" if hint else " under powers., states., links. or regional.")
-            + (" with known actor ids" if hint else ""),
+            + (f" ({hint}) with known actor ids" if hint else f" under {_DATED_SECTIONS}"),
         )
+    parameter = lookup(key)
     old = values[key]
-    if key.endswith(".memberships"):
+    if parameter.kind == "ids":
         if change.op not in ("add", "remove") or change.value not in inst_ids:
             fail(
                 change.value,
@@ -1237,7 +1061,7 @@ def _apply_change(values, change: Change, where, reader, ranges_for, inst_ids, a
         elif change.op == "remove" and change.value in old:
             old.remove(change.value)
         return
-    if key.endswith(".no_blocs"):
+    if parameter.kind == "boolean":
         if change.op != "set" or not isinstance(change.value, bool):
             fail(change.value, "set = true or false", change.op)
         values[key] = change.value
@@ -1247,7 +1071,7 @@ def _apply_change(values, change: Change, where, reader, ranges_for, inst_ids, a
     if isinstance(change.value, bool) or not isinstance(change.value, int | float):
         fail(change.value, "a number", change.op)
     new = _apply(change.op, old, float(change.value))
-    lo, hi = ranges_for(key)
+    lo, hi = parameter.range
     if not lo <= new <= hi:
         origin = ""
         base = reader.flat.get(tuple(key.split("."))) if reader is not None else None

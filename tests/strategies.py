@@ -1,9 +1,10 @@
 """Hypothesis strategies for the multivector tests: the valid domains, encoded once.
 
-Ranges come from :mod:`model.scenario` (the same tables that validate scenario files), so a
-drawn value is one a scenario file could hold. Event changes are range-checked after they are
-applied (``mul = 3.0`` on a base value of 10 leaves ``[0, 20]``), so :func:`event_safe_interval`
-narrows each base value to those for which every dated change of the scenario stays in range.
+Ranges come from the parameter table :mod:`model.parameters` (the one that validates scenario
+files), so a drawn value is one a scenario file could hold. Event changes are range-checked
+after they are applied (``mul = 3.0`` on a base value of 10 leaves ``[0, 20]``), so
+:func:`event_safe_interval` narrows each base value to those for which every dated change of
+the scenario stays in range.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from model.scenario import POWER_RANGES, REGIONAL_RANGES, STATE_RANGES, Scenario
+from model.parameters import PARAMETERS, Parameter
+from model.scenario import Scenario
 
 __all__ = [
-    "MODEL_RANGES",
-    "REGIONAL_SETTING_RANGES",
+    "BEHAVIOURAL_PARAMETERS",
     "event_safe_interval",
     "override_texts",
     "parameter_overrides",
@@ -25,28 +26,19 @@ __all__ = [
     "tie_matrices",
 ]
 
-# declared in model.scenario._build (inline there, so repeated here); temperature is [0.01, 10]
-MODEL_RANGES = {
-    "temperature": (0.01, 10.0),
-    "noise": (0.0, 0.5),
-    "rivalry_memory": (1.0, 240.0),
-    "lockin_bonus": (0.0, 10.0),
-    "lockin_floor": (0.0, 0.3),
-}
-REGIONAL_SETTING_RANGES = {
-    "initial": (0.0, 1.0),
-    "base": REGIONAL_RANGES["base"],
-    "adjustment_rate": (0.0, 1.0),
-    "noise": (0.0, 0.2),
-}
-STATE_KEYS = (
-    "balancing_propensity",
-    "adjustment_rate",
-    "regime_sensitivity",
-    "neutrality",
-    "openness",
-)
-POWER_KEYS = ("interest", "rivalry_response", "conditionality")
+
+def _behavioural(parameter: Parameter) -> bool:
+    """A number per state or per power (no second id), or a model or regional setting."""
+    parts = parameter.key.split(".")
+    if parameter.kind != "number":
+        return False
+    if parts[0] in ("states", "powers"):
+        return len(parts) == 3
+    return parts[0] in ("model", "regional") and "<" not in parameter.key
+
+
+BEHAVIOURAL_PARAMETERS = tuple(p for p in PARAMETERS if _behavioural(p))
+"""The table's behavioural parameters that :func:`parameter_overrides` draws."""
 
 # compile_scenario applies changes one after another; the closed-form interval below may sit an
 # ulp or so outside what sequential rounding allows, so bounds set by events are pulled in a bit
@@ -104,32 +96,20 @@ def parameter_overrides(
     inside its declared range and keeps the scenario's event changes in range, so
     ``scenario.with_overrides(drawn)`` always validates.
 
-    ``min_temperature`` > 0 draws temperature from ``[min_temperature, 10]`` instead of the
-    declared ``(0, 10]`` (see ``test_invariants.test_tiny_temperature_gives_finite_ties``).
+    ``min_temperature`` draws temperature from ``[max(min_temperature, 0.01), 10]`` instead of
+    the declared ``[0.01, 10]`` (see ``test_invariants.test_tiny_temperature_gives_finite_ties``).
     """
     optional: dict[str, st.SearchStrategy[float]] = {}
-
-    def add(key: str, lo: float, hi: float) -> None:
-        low, high = event_safe_interval(scenario, key, lo, hi)
-        optional[key] = _floats(low, high)
-
-    for state in scenario.state_ids:
-        for name in STATE_KEYS:
-            add(f"states.{state}.{name}", *STATE_RANGES[name])
-    for power in scenario.power_ids:
-        for name in POWER_KEYS:
-            add(f"powers.{power}.{name}", *POWER_RANGES[name])
-    for name, (lo, hi) in MODEL_RANGES.items():
-        if name == "temperature":
-            optional["model.temperature"] = (
-                _floats(lo, hi, exclude_min=True)
-                if min_temperature <= 0.0
-                else _floats(min_temperature, hi)
-            )
-        else:
-            add(f"model.{name}", lo, hi)
-    for name, (lo, hi) in REGIONAL_SETTING_RANGES.items():
-        add(f"regional.{name}", lo, hi)
+    for parameter in BEHAVIOURAL_PARAMETERS:
+        section, *rest = parameter.key.split(".")
+        ids = {"states": scenario.state_ids, "powers": scenario.power_ids}.get(section, [None])
+        for ident in ids:
+            key = parameter.key if ident is None else f"{section}.{ident}.{rest[-1]}"
+            lo, hi = parameter.range
+            if key == "model.temperature":
+                optional[key] = _floats(max(lo, min_temperature), hi)
+                continue
+            optional[key] = _floats(*event_safe_interval(scenario, key, lo, hi))
     return st.fixed_dictionaries({}, optional=optional)
 
 
@@ -193,4 +173,175 @@ def override_texts() -> st.SearchStrategy[str]:
         st.text(max_size=30),
         st.floats().map(repr),
         st.integers().map(str),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# blocks of rule arguments (model/rules.py), runs on the last axis
+
+RULE_ARRAY_NAMES = (
+    "ties",
+    "shares",
+    "memory",
+    "regional",
+    "base_offer",
+    "log_base_offer",
+    "rivalry_response",
+    "offers",
+    "log_offers",
+    "attraction",
+    "membership",
+    "floor",
+    "need",
+    "balancing_propensity",
+    "adjustment_rate",
+    "temperature",
+    "lockin_bonus",
+    "noise",
+    "keys",
+    "rivalry_memory",
+    "regional_target",
+    "regional_adjustment_rate",
+    "regional_noise",
+)
+"""The keys of :func:`rule_block` besides ``step``."""
+
+
+def _sometimes(rng: np.random.Generator, values: np.ndarray, probability: float, special: float):
+    """``values`` with each entry replaced by ``special`` with the given probability."""
+    return np.where(rng.random(values.shape) < probability, special, values)
+
+
+def _simplex(rng: np.random.Generator, shape: tuple[int, ...], zero_probability: float):
+    """Share vectors along axis 1 (powers): some entries exactly 0, every vector sums to 1."""
+    weights = _sometimes(rng, rng.gamma(0.7, size=shape), zero_probability, 0.0)
+    first = np.zeros(shape, dtype=bool)
+    first[:, :1] = True
+    empty = weights.sum(axis=1, keepdims=True) == 0.0
+    weights = np.where(empty & first, 1.0, weights)  # at least one partner per vector
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def _symmetric(values: np.ndarray) -> np.ndarray:
+    """(S, S, L) from its upper triangle, mirrored, with a zero diagonal."""
+    upper = np.triu(np.moveaxis(values, -1, 0), k=1)
+    return np.ascontiguousarray(np.moveaxis(upper + np.swapaxes(upper, -1, -2), 0, -1))
+
+
+def rule_block(
+    rng: np.random.Generator,
+    *,
+    n_states: int = 3,
+    n_powers: int = 4,
+    n_dims: int = 2,
+    n_lanes: int = 5,
+    edge_lanes: bool = True,
+) -> dict[str, np.ndarray | int]:
+    """Arguments of the rules for a block of ``n_lanes`` runs, each value in its valid domain.
+
+    Shapes as in :func:`model.rules.advance_runs`: ties, shares, memory, offers, membership and
+    floors (S, P, D, L); attraction (S, P, L); need (S, D, L); per-state parameters (S, L);
+    rivalry response (P, L); regional ties and target (S, S, L); settings and keys (L,). Ranges
+    are those of the scenario tables (``model/scenario.py``), narrowed to where runs live (offers
+    up to about 10, utilities of a few units); exact edge values are drawn often: zero base
+    offers, zero rivalry response, no loss (``memory == shares``), zero balancing propensity,
+    adjustment rates 0 and 1, temperature 0.01, zero noise, memory time 1, regional ties at
+    and near their bounds. Shares are the ties' shares and memory a share vector. Floors are
+    ``phi min(M, 1)`` rescaled to 0.6 when they sum to more (ODD 7.1), so most sums are > 0.
+
+    With ``edge_lanes`` the first lanes are edge cases throughout: lane 0 has no noise, lane 1
+    no rivalry response and frozen ties (lambda = 0), lane 2 adjustment rate 1, temperature 0.01
+    and no loss, lane 3 memory time 1 and strong regional noise on ties at 0 and 1, lane 4 no
+    sovereignty cost (beta = 0) and no regional adjustment. ``step`` is a month in [1, 400].
+    """
+    S, P, D, L = n_states, n_powers, n_dims, n_lanes
+    shape = (S, P, D, L)
+
+    totals = rng.uniform(0.05, 2.0, size=(S, 1, D, L))
+    shares = _simplex(rng, shape, 0.15)
+    ties = shares * totals
+    shares = ties / ties.sum(axis=1, keepdims=True)
+    memory = _simplex(rng, shape, 0.1)
+    no_loss = rng.random(L) < 0.2
+    memory = np.where(no_loss, shares, memory)
+
+    base_offer = _sometimes(rng, rng.lognormal(-0.3, 0.8, size=shape), 0.15, 0.0)
+    rivalry_response = _sometimes(rng, rng.uniform(0.0, 3.0, size=(P, L)), 0.25, 0.0)
+    offers = base_offer * rng.uniform(1.0, 2.5, size=shape)
+    membership = rng.choice([0.0, 0.0, 0.0, 0.15, 0.5, 1.0, 2.0], size=shape)
+    lockin_floor = rng.uniform(0.0, 0.3, size=L)
+    floor = lockin_floor * np.minimum(membership, 1.0)
+    floor_sum = floor.sum(axis=1, keepdims=True)
+    floor = np.where(floor_sum > 0.6, floor * 0.6 / np.maximum(floor_sum, 1e-300), floor)
+
+    block: dict[str, np.ndarray | int] = {
+        "ties": ties,
+        "shares": shares,
+        "memory": memory,
+        "base_offer": base_offer,
+        "rivalry_response": rivalry_response,
+        "offers": offers,
+        "attraction": rng.uniform(-2.0, 2.0, size=(S, P, L)),
+        "membership": membership,
+        "floor": floor,
+        "need": _sometimes(rng, rng.uniform(0.0, 2.0, size=(S, D, L)), 0.1, 0.0),
+        "balancing_propensity": _sometimes(rng, rng.uniform(0.0, 3.0, size=(S, L)), 0.2, 0.0),
+        "adjustment_rate": _sometimes(
+            rng, _sometimes(rng, rng.uniform(0.0, 1.0, size=(S, L)), 0.15, 0.0), 0.15, 1.0
+        ),
+        "temperature": _sometimes(
+            rng, np.exp(rng.uniform(np.log(0.01), np.log(10.0), L)), 0.2, 0.01
+        ),
+        "lockin_bonus": rng.uniform(0.0, 2.0, size=L),
+        "noise": _sometimes(rng, rng.uniform(0.0, 0.5, size=L), 0.25, 0.0),
+        "keys": rng.integers(0, 2**64 - 1, size=L, dtype=np.uint64, endpoint=True),
+        "rivalry_memory": _sometimes(rng, rng.uniform(1.0, 240.0, size=L), 0.2, 1.0),
+        "regional": _symmetric(
+            np.where(
+                rng.random((S, S, L)) < 0.4,
+                rng.choice([0.0, 1.0, 0.01, 0.99], size=(S, S, L)),
+                rng.uniform(0.0, 1.0, size=(S, S, L)),
+            )
+        ),
+        "regional_target": _symmetric(1.0 / (1.0 + np.exp(-rng.normal(0.0, 2.0, (S, S, L))))),
+        "regional_adjustment_rate": _sometimes(
+            rng, _sometimes(rng, rng.uniform(0.0, 1.0, size=L), 0.15, 0.0), 0.15, 1.0
+        ),
+        "regional_noise": _sometimes(rng, rng.uniform(0.0, 0.2, size=L), 0.25, 0.0),
+    }
+    if edge_lanes:
+        edges = {
+            0: {"noise": 0.0, "regional_noise": 0.0},
+            1: {"rivalry_response": 0.0, "adjustment_rate": 0.0},
+            2: {"adjustment_rate": 1.0, "temperature": 0.01},
+            3: {"rivalry_memory": 1.0, "regional_noise": 0.2},
+            4: {"balancing_propensity": 0.0, "regional_adjustment_rate": 0.0},
+        }
+        for lane, values in edges.items():
+            if lane < L:
+                for name, value in values.items():
+                    block[name][..., lane] = value
+        if L > 2:
+            block["memory"][..., 2] = block["shares"][..., 2]
+        if L > 3:
+            corners = rng.choice([0.0, 1.0], size=(S, S))
+            block["regional"][..., 3] = _symmetric(corners[..., None])[..., 0]
+    block["log_base_offer"] = np.log(np.maximum(block["base_offer"], 1e-300))
+    block["log_offers"] = np.log(np.maximum(block["offers"], 1e-300))
+    arrays = {name: np.ascontiguousarray(block[name]) for name in RULE_ARRAY_NAMES}
+    return {**arrays, "step": int(rng.integers(1, 401))}
+
+
+@st.composite
+def rule_blocks(
+    draw, *, max_states: int = 4, max_powers: int = 5, max_dims: int = 3, max_lanes: int = 6
+) -> dict[str, np.ndarray | int]:
+    """A :func:`rule_block` of drawn size (S >= 1, P >= 2, D >= 1, L >= 1) and generator seed."""
+    return rule_block(
+        np.random.default_rng(draw(st.integers(0, 2**32 - 1))),
+        n_states=draw(st.integers(1, max_states)),
+        n_powers=draw(st.integers(2, max_powers)),
+        n_dims=draw(st.integers(1, max_dims)),
+        n_lanes=draw(st.integers(1, max_lanes)),
+        edge_lanes=draw(st.booleans()),
     )

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from experiments.analysis import (
-    Batch,
     compare,
     discover,
     plot,
@@ -20,6 +19,7 @@ from experiments.analysis import (
 from experiments.batch import run_batch
 from experiments.cli import main
 from experiments.design import parse_sweep_option, sweep_of
+from experiments.store import Batch
 from tests.conftest import SCENARIOS
 
 KAZ = "states.KAZ.balancing_propensity"
@@ -37,11 +37,11 @@ def batches(baseline, tmp_path_factory):
             parse_sweep_option("powers.CHN.interest=0.5,1.5"),
         ],
     )
-    swept = run_batch(baseline, runs=3, sweep=sweep, figures=False, **common).path
+    swept = run_batch(baseline, runs=3, sweep=sweep, **common).path
     from model.scenario import load_scenario
 
     other = load_scenario(SCENARIOS / "no-balancing.toml")
-    null = run_batch(other, runs=6, figures=False, **common).path
+    null = run_batch(other, runs=6, **common).path
     metrics_only = run_batch(baseline, runs=4, store="metrics", **common).path
     return {"plain": plain, "sweep": swept, "null": null, "metrics": metrics_only}
 
@@ -97,24 +97,27 @@ def test_sweep_figures_split_by_a_swept_parameter(batches):
 
 
 def test_a_batch_compared_with_itself_differs_by_zero(batches, tmp_path):
-    folder, table = compare(batches["plain"], batches["plain"], out=tmp_path / "self")
+    folder, table = compare(batches["plain"], batches["plain"], out=tmp_path)
     assert np.all(table["difference"] == 0)
     assert np.all(table["low_90"] == 0) and np.all(table["high_90"] == 0)
     assert (folder / "compare-dependence.png").exists()
-    _, versus = compare(batches["plain"], batches["null"], out=tmp_path / "null")
+    assert folder.parent == tmp_path / "compare"
+    _, versus = compare(batches["plain"], batches["null"], out=tmp_path)
     # without balancing every state ends more dependent, beyond the bootstrap band
     assert np.all(versus["difference"] > 0) and np.all(versus["low_90"] > 0)
 
 
 def test_discovery_finds_a_known_box(batches, tmp_path):
     # the outcome is a swept parameter itself: the box must be exactly that region
-    folder, result = discover(batches["sweep"], f"`{KAZ}` > 2", out=tmp_path / "d")
+    folder, result = discover(batches["sweep"], f"`{KAZ}` > 2", out=tmp_path)
     assert result["density"] == 1.0 and result["coverage"] == 1.0
     assert result["box"][KAZ][0] > 1.5
     assert "powers.CHN.interest" not in result["box"]
     assert (folder / "discover.md").exists() and (folder / "prim-trajectory.png").exists()
+    assert folder.parent == tmp_path / "discover"  # never inside the batch
+    assert not list(batches["sweep"].glob("discover*"))
     # a model outcome: more balancing, less dependence
-    _, model = discover(batches["sweep"], "dependence_KAZ < 0.5", out=tmp_path / "m")
+    _, model = discover(batches["sweep"], "dependence_KAZ < 0.5", out=tmp_path)
     assert 0 < model["true_share"] < 1 and model["density"] > model["true_share"]
 
 

@@ -9,7 +9,6 @@ that the trajectory view changed.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import re
@@ -33,7 +32,6 @@ from experiments.app import (
     Page,
     SaveError,
     Simulation,
-    app_command,
     apply_settings,
     controls,
     current_value,
@@ -49,7 +47,7 @@ from experiments.app import (
     single_run,
     try_settings,
 )
-from experiments.cli import add_app_parser
+from experiments.cli import main, parser
 from model.scenario import load_scenario
 from tests.conftest import BASELINE, ROOT, SCENARIOS
 
@@ -229,20 +227,18 @@ def test_save_refuses_bad_names_no_changes_and_bad_values(
 
 
 def test_app_command_bad_scenario_is_one_line_exit_2(tmp_path, capsys):
-    args = argparse.Namespace(scenario=str(tmp_path / "missing.toml"), host="127.0.0.1", port=1)
-    assert app_command(args) == 2
+    assert main(["app", str(tmp_path / "missing.toml"), "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "missing.toml" in err and "no such scenario file" in err
 
 
 def test_app_parser_defaults_and_bad_port(capsys):
-    parser = argparse.ArgumentParser(prog="multivector")
-    add_app_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["app"])
+    multivector = parser()
+    args = multivector.parse_args(["app"])
     assert (args.scenario, args.host, args.port) == (None, "127.0.0.1", 8765)
-    assert parser.parse_args(["app", "x.toml", "--port", "9000"]).port == 9000
+    assert multivector.parse_args(["app", "x.toml", "--port", "9000"]).port == 9000
     with pytest.raises(SystemExit):
-        parser.parse_args(["app", "--port", "http"])
+        multivector.parse_args(["app", "--port", "http"])
     assert "not a port number" in capsys.readouterr().err
 
 
@@ -428,11 +424,11 @@ def chromium():
 
 @pytest.fixture
 def served(chromium, tmp_path):
-    """The dashboard served on a free port by ``python -m experiments.app``; yields its URL."""
+    """The dashboard served on a free port by ``multivector app``; yields its URL."""
     port = _free_port()
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "experiments.app", str(BASELINE), "--port", str(port)],
+        [sys.executable, "-m", "experiments.cli", "app", str(BASELINE), "--port", str(port)],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -17,9 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from experiments.batch import (
-    BatchError,
     evaluate,
-    load,
     make_plan,
     recording,
     replicate_seeds,
@@ -27,6 +25,7 @@ from experiments.batch import (
 )
 from experiments.cli import main
 from experiments.design import parse_sweep_option, sweep_of
+from experiments.store import BatchError, load
 from model.model import MultivectorModel
 from model.scenario import ScenarioError
 from tests.conftest import BASELINE, ROOT
@@ -45,7 +44,7 @@ def _sweep(baseline, design="grid", samples=None, *specs):
 
 
 def _batch(baseline, out, **options):
-    options = {"runs": 3, "progress": False, "figures": False, "out": out, **options}
+    options = {"runs": 3, "progress": False, "out": out, **options}
     return run_batch(baseline, **options).path
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.batch import load, replicate_seeds
+from experiments.batch import replicate_seeds
 from experiments.cli import main
+from experiments.store import load
 from tests.conftest import BASELINE
 
 

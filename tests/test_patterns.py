@@ -243,3 +243,40 @@ def test_calibrate_refuses_a_bad_output_before_fitting(output, expected, capsys,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err
     assert (SCENARIOS / "baseline-prior.toml").read_text() == before
+
+
+def test_the_baseline_meets_its_documented_pattern_score():
+    """docs/calibration.md's headline "k of n patterns hold" is what validate gives today."""
+    from experiments.batch import replicate_seeds
+    from experiments.calibration import validate
+    from model.scenario import load_scenario
+
+    docs = (SCENARIOS.parent / "docs" / "calibration.md").read_text()
+    held, total = map(
+        int, re.search(r"calibrated baseline: (\d+) of (\d+) patterns", docs).groups()
+    )
+    baseline = load_scenario(BASELINE)
+    table = validate(
+        baseline, load_patterns(PATTERNS, baseline), replicate_seeds(baseline.seed, 100)
+    )
+    assert (int(table["holds"].sum()), len(table)) == (held, total)
+
+
+def test_the_fit_identity_covers_the_code(tmp_path):
+    """Changing a rule's code (not a comment or docstring) changes the fit's identity."""
+    import shutil
+
+    from experiments.calibration import FIT_CODE, code_fingerprint
+
+    root = SCENARIOS.parent
+    for name in FIT_CODE:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / name, tmp_path / name)
+    same = code_fingerprint(root=tmp_path)
+    assert same == code_fingerprint()
+    rules = tmp_path / "model" / "rules.py"
+    text = rules.read_text()
+    rules.write_text(text.replace('"""Offers of one power', '"""Offers (reworded) of one power'))
+    assert code_fingerprint(root=tmp_path) == same  # a docstring is not code
+    rules.write_text(text.replace("- 2.0 * balancing_propensity", "- 1.0 * balancing_propensity"))
+    assert code_fingerprint(root=tmp_path) != same

@@ -235,7 +235,7 @@ def test_any_set_value_loads_or_fails_with_one_line(raw):
         ), message
     else:
         assert isinstance(scenario, Scenario)
-        assert 0.0 <= scenario.states[0].balancing_propensity <= 20.0
+        assert 0.0 <= scenario.values["states.KAZ.balancing_propensity"] <= 20.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,16 +245,17 @@ def test_any_set_value_loads_or_fails_with_one_line(raw):
 def test_extends_merges_tables_key_by_key(tmp_path):
     body = "[states.KAZ]\nbalancing_propensity = 3.0\naffinity = { RUS = 1.0 }"
     child = load_scenario(_write(tmp_path, "child.toml", body))
-    kaz, base_kaz = child.states[0], BASELINE.states[0]
-    assert kaz.id == "KAZ"
-    assert kaz.balancing_propensity == 3.0  # the child wins
-    assert kaz.adjustment_rate == base_kaz.adjustment_rate  # the rest of the table is inherited
-    assert kaz.regime_sensitivity == base_kaz.regime_sensitivity
-    affinity = dict(zip(child.power_ids, kaz.affinity, strict=True))
-    assert affinity["RUS"] == 1.0
-    base_affinity = dict(zip(BASELINE.power_ids, base_kaz.affinity, strict=True))
-    assert affinity["TUR"] == base_affinity["TUR"]  # a sibling in the inline table survives
-    assert child.states[1:] == BASELINE.states[1:]
+    kaz, base = child.values, BASELINE.values
+    assert child.states[0].id == "KAZ"
+    assert kaz["states.KAZ.balancing_propensity"] == 3.0  # the child wins
+    for key in ("adjustment_rate", "regime_sensitivity"):  # the rest of the table is inherited
+        assert kaz[f"states.KAZ.{key}"] == base[f"states.KAZ.{key}"]
+    assert kaz["states.KAZ.affinity.RUS"] == 1.0
+    # a sibling in the inline table survives
+    assert kaz["states.KAZ.affinity.TUR"] == base["states.KAZ.affinity.TUR"]
+    changed = {k for k in base if kaz[k] != base[k]}
+    assert changed == {"states.KAZ.balancing_propensity", "states.KAZ.affinity.RUS"}
+    assert child.states == BASELINE.states
     assert child.powers == BASELINE.powers
     assert child.events == BASELINE.events
     leaf = child.parameters["states.KAZ.balancing_propensity"]
@@ -267,8 +268,8 @@ def test_extends_merges_tables_key_by_key(tmp_path):
 
 def test_extends_lists_replace(tmp_path):
     child = load_scenario(_write(tmp_path, "member.toml", '[states.KAZ]\nmemberships = ["CSTO"]'))
-    assert child.states[0].memberships == ("CSTO",)
-    assert BASELINE.states[0].memberships == ()
+    assert child.values["states.KAZ.memberships"] == ("CSTO",)
+    assert BASELINE.values["states.KAZ.memberships"] == ()
 
 
 def test_extends_relative_to_the_child(tmp_path):
@@ -279,9 +280,9 @@ def test_extends_relative_to_the_child(tmp_path):
     )
     assert parent.exists()
     scenario = load_scenario(child)
-    assert scenario.settings.noise == 0.1
-    assert scenario.settings.lockin_bonus == 1.0
-    assert scenario.settings.temperature == BASELINE.settings.temperature
+    assert scenario.values["model.noise"] == 0.1
+    assert scenario.values["model.lockin_bonus"] == 1.0
+    assert scenario.values["model.temperature"] == BASELINE.values["model.temperature"]
 
 
 def test_child_can_disable_an_event(tmp_path):
@@ -311,12 +312,12 @@ def test_child_can_disable_an_event(tmp_path):
 
 def test_with_overrides_applies_and_records_the_value():
     scenario = BASELINE.with_overrides({"states.KAZ.balancing_propensity": 2.5})
-    assert scenario.states[0].balancing_propensity == 2.5
+    assert scenario.values["states.KAZ.balancing_propensity"] == 2.5
     assert scenario.compiled.balancing_propensity[0, 0] == 2.5
     leaf = scenario.parameters["states.KAZ.balancing_propensity"]
     assert leaf.value == 2.5 and leaf.source == "override (--set)"
     assert scenario.hash != BASELINE.hash
-    assert BASELINE.states[0].balancing_propensity == 1.215  # the original is untouched
+    assert BASELINE.values["states.KAZ.balancing_propensity"] == 1.215  # original untouched
 
 
 @pytest.mark.parametrize(
@@ -337,7 +338,7 @@ def test_with_overrides_validates(overrides, key):
 
 def test_load_scenario_accepts_a_mapping_of_overrides():
     scenario = load_scenario(BASELINE_PATH, {"model.noise": 0.0})
-    assert scenario.settings.noise == 0.0
+    assert scenario.values["model.noise"] == 0.0
     assert scenario.parameters["model.noise"].file == "--set"
 
 

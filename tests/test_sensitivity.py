@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
@@ -11,11 +10,10 @@ import pytest
 from SALib.test_functions import Ishigami
 
 from experiments.batch import replicate_seeds
+from experiments.cli import main
 from experiments.sensitivity import (
     SensitivityError,
-    add_parser,
     analyse,
-    command,
     indices,
     model_outcome,
     parse_outcome,
@@ -176,14 +174,11 @@ def test_outcome_syntax(baseline):
 
 
 # --------------------------------------------------------------------------------------------
-# the command (through add_parser and command, as experiments/cli.py calls them)
+# the command, through the multivector command line
 
 
 def run(argv):
-    parser = argparse.ArgumentParser(prog="multivector")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return command(args, ["multivector", *argv])
+    return main(argv)
 
 
 def _tiny(out, *extra):
@@ -274,7 +269,6 @@ def test_bad_scenario_path_and_out_file(tmp_path, capsys):
 
 
 def test_the_multivector_command_runs_a_small_sobol_analysis(tmp_path, capsys):
-    from experiments.cli import main
 
     code = main(
         [
