@@ -149,3 +149,32 @@ def test_bad_paths_and_names_are_one_line_exit_2(batches, args, expected, capsys
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        "(dependence_KAZ > 0.5) | (@os.system('touch {marker}') == 99)",
+        "dependence_KAZ.to_csv('{marker}')",
+        "__import__('os').system('touch {marker}') == 0",
+        "dependence_KAZ << 2",
+    ],
+)
+def test_discover_never_runs_an_outcome_as_code(batches, outcome, tmp_path, capsys):
+    """Issue 19: pandas' eval ran `id` and wrote files; now each is one line and exit 2."""
+    marker = tmp_path / "marker"
+    text = outcome.format(marker=marker)
+    assert main(["discover", str(batches["sweep"]), "--outcome", text, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--outcome" in err and "Traceback" not in err
+    assert not marker.exists()
+    assert not (tmp_path / "discover").exists()
+
+
+def test_discover_names_a_bad_date_in_one_line(batches, tmp_path, capsys):
+    argv = ["discover", str(batches["sweep"]), "--outcome", "dependence_KAZ < 0.5"]
+    with pytest.raises(SystemExit) as stop:  # refused by the parser, before anything runs
+        main([*argv, "--date", "bogus", "--out", str(tmp_path)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bogus" in err and "YYYY-MM" in err

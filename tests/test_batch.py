@@ -351,6 +351,26 @@ def test_resume_refuses_what_it_cannot_finish(tmp_path, capsys, baseline):
     assert "drop SCENARIO" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("extra", "flag"),
+    [
+        (["--seed", "0"], "--seed"),  # a falsy value was accepted silently
+        (["--seed", "1"], "--seed"),
+        (["--runs", "1"], "--runs"),
+        (["--store", "metrics"], "--store"),
+        (["--engine", "mesa"], "--engine"),
+        (["--out", "elsewhere"], "--out"),
+        (["--set", "model.noise=0"], "--set"),
+    ],
+)
+def test_resume_refuses_options_of_a_fixed_plan(tmp_path, capsys, extra, flag):
+    folder = tmp_path / "x.incomplete"
+    folder.mkdir()
+    assert _exit_code(["run", "--resume", str(folder), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"drop {flag}" in err
+
+
 def test_plans_cut_runs_into_contiguous_chunks(baseline):
     plan = make_plan(baseline, runs=10, sweep=_sweep(baseline), chunk_size=3)
     assert plan.n_runs == 20
