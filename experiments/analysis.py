@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from experiments.expressions import ExpressionError, parse_outcome
-from experiments.figures import OKABE_ITO, STYLE
+from experiments.figures import OKABE_ITO, STYLE, save_figure
 from experiments.store import Batch, BatchError, NewFolder, load, stamp, write_atomic
 from model.metrics import metric_of
 from model.scenario import month_index, month_label
@@ -80,16 +79,6 @@ def _facets(n: int, *, sharey: bool = True, width: float = 4.2, height: float = 
         if k + cols >= n:
             ax.xaxis.set_tick_params(labelbottom=True)
     return fig, list(axes.flat[:n])
-
-
-def _save(fig: Figure, folder: Path, name: str) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{name}.png", folder / f"{name}.svg"]
-    for path in paths:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=200)
-        os.replace(tmp, path)
-    return paths
 
 
 def _band(ax, frame, colour, label=None, *, both=True):
@@ -445,18 +434,18 @@ def plot(
     for kind in kinds:
         if kind == "trajectories":
             fig = trajectory_figure(batch, metric, states, by=by, overlay=overlay)
-            written += _save(fig, folder, f"trajectories-{metric}{suffix}")
+            written += save_figure(fig, folder, f"trajectories-{metric}{suffix}")
         elif kind == "shares":
             fig = shares_figure(batch, dimension, states)
-            written += _save(fig, folder, f"shares-{dimension}{chosen}")
+            written += save_figure(fig, folder, f"shares-{dimension}{chosen}")
         elif kind == "simplex":
-            written += _save(simplex_figure(batch, states), folder, f"simplex{chosen}")
+            written += save_figure(simplex_figure(batch, states), folder, f"simplex{chosen}")
         elif kind == "regional":
-            written += _save(regional_figure(batch), folder, "regional")
+            written += save_figure(regional_figure(batch), folder, "regional")
         elif kind == "sweep":
             params = [by] if by else None
             fig = sweep_figure(batch, metric, states, params=params)
-            written += _save(fig, folder, f"sweep-{metric}{suffix}")
+            written += save_figure(fig, folder, f"sweep-{metric}{suffix}")
         else:
             raise BatchError(
                 f"--kind {kind}: one of trajectories, shares, simplex, regional, sweep"
@@ -567,7 +556,7 @@ def compare(
             f"{row.difference:+.3f} | [{row.low_90:+.3f}, {row.high_90:+.3f}] |"
         )
     with NewFolder(Path(out) / "compare", f"{a.name}-vs-{b.name}-{stamp()}") as folder:
-        _save(fig, folder.path, f"compare-{metric}")
+        save_figure(fig, folder.path, f"compare-{metric}")
         table.to_parquet(folder.path / f"compare-{metric}.parquet", index=False)
         (folder.path / f"compare-{metric}.md").write_text("\n".join(lines) + "\n")
     return folder.path, table
@@ -734,7 +723,7 @@ def discover(
         shown = f"[{inside[0]:.3g}, {inside[1]:.3g}]" if inside else "unrestricted"
         lines.append(f"| `{p}` | {shown} | [{lo:.3g}, {hi:.3g}] |")
     with NewFolder(Path(out) / "discover", f"{batch.name}-{stamp()}") as folder:
-        _save(fig, folder.path, "prim-trajectory")
+        save_figure(fig, folder.path, "prim-trajectory")
         trajectory.to_parquet(folder.path / "prim-trajectory.parquet")
         (folder.path / "discover.json").write_text(json.dumps(result, indent=2) + "\n")
         (folder.path / "discover.md").write_text("\n".join(lines) + "\n")

@@ -1,12 +1,15 @@
-"""The figures' shared style: the Okabe-Ito palette and matplotlib settings.
+"""The figures' shared style: the Okabe-Ito palette, matplotlib settings, saving.
 
-The figures themselves are in :mod:`experiments.analysis` (batches) and :mod:`experiments.app`
-(the dashboard).
+The figures themselves are in :mod:`experiments.analysis` (batches), :mod:`experiments.observed`
+(the model against observed data) and :mod:`experiments.app` (the dashboard).
 """
 
 from __future__ import annotations
 
-__all__ = ["OKABE_ITO", "STYLE"]
+import os
+from pathlib import Path
+
+__all__ = ["OKABE_ITO", "STYLE", "save_figure"]
 
 # Figures are built with the object-oriented API (no pyplot), so no GUI backend is ever needed.
 
@@ -22,3 +25,14 @@ STYLE = {
     "axes.spines.right": False,
     "figure.dpi": 100,
 }
+
+
+def save_figure(fig, folder: Path, name: str) -> list[Path]:
+    """Write ``fig`` as ``name.png`` (200 dpi) and ``name.svg`` in ``folder``, atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.png", folder / f"{name}.svg"]
+    for path in paths:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+        fig.savefig(tmp, dpi=200)
+        os.replace(tmp, path)
+    return paths

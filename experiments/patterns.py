@@ -11,6 +11,7 @@ article, its quote and source, and an inequality over measured quantities::
     for_each = ["KAZ", "KGZ"]   # optional: the expression is checked for each, {state} replaced
     tolerance = 0.0             # required margin, in the quantity's units (default 0)
     scale = 0.02                # margin at which the fit's loss reaches 0 (default 0.02)
+    role = "scored"             # or "sanity": reported, not scored in the fit or the count
 
 Quantities (functions of a run; a date is ``'YYYY-MM'`` or a range ``'YYYY-MM..YYYY-MM'``,
 over which the quantity is averaged month by month):
@@ -33,6 +34,11 @@ An expression is ``A > B`` or ``A < B`` where A and B combine quantities and num
 predicate holds in a run when the margin exceeds the tolerance. With ``for_each`` the margin is
 the smallest over the states. A pattern **holds** when it holds in at least 80% of runs,
 **fails** when in at most 20%, and otherwise "holds in x% of runs" (not counted as holding).
+
+A pattern that holds for 95% or more of the parameter vectors drawn from the calibration's prior
+(``multivector validate --prior-check``) cannot tell a good fit from a bad one: its ``role`` is
+``sanity``, and it is reported but neither scored in the fit's loss nor counted in "k of n
+patterns hold".
 """
 
 from __future__ import annotations
@@ -62,6 +68,8 @@ __all__ = [
 
 HOLDS = 0.8  # share of runs in which a predicate must hold for the pattern to hold
 FAILS = 0.2
+SANITY = 0.95  # a pattern holding for this share of prior draws or more is a sanity check
+ROLES = ("scored", "sanity")
 
 # quantities per power, dimension or pole, written out here
 STRUCTURAL: dict[str, tuple[str, ...]] = {
@@ -108,6 +116,12 @@ class Pattern:
     tolerance: float = 0.0
     scale: float = 0.02
     file: str = ""
+    role: str = "scored"
+
+    @property
+    def scored(self) -> bool:
+        """Counted in the fit's loss and in "k of n patterns hold" (not a sanity check)."""
+        return self.role == "scored"
 
     def expressions(self) -> list[str]:
         if not self.for_each:
@@ -144,7 +158,7 @@ def load_patterns(path: str | Path, scenario: Scenario) -> list[Pattern]:
     if not isinstance(table, dict) or not table:
         raise ScenarioError(file, "patterns", table, "a table of [patterns.<id>] tables")
     patterns = []
-    allowed = ("claim", "quote", "source", "expect", "for_each", "tolerance", "scale")
+    allowed = ("claim", "quote", "source", "expect", "for_each", "tolerance", "scale", "role")
     for pid, entry in table.items():
         where = f"patterns.{pid}"
         if not isinstance(entry, dict):
@@ -169,6 +183,9 @@ def load_patterns(path: str | Path, scenario: Scenario) -> list[Pattern]:
             numbers[key] = float(value)
         if numbers["scale"] <= 0:
             raise ScenarioError(file, f"{where}.scale", numbers["scale"], "a number > 0")
+        role = entry.get("role", "scored")
+        if role not in ROLES:
+            raise ScenarioError(file, f"{where}.role", role, f"one of {', '.join(ROLES)}")
         if bool(for_each) != ("{state}" in entry["expect"]):
             raise ScenarioError(
                 file, f"{where}.expect", entry["expect"], "{state} exactly when for_each is given"
@@ -183,6 +200,7 @@ def load_patterns(path: str | Path, scenario: Scenario) -> list[Pattern]:
             numbers["tolerance"],
             numbers["scale"],
             file,
+            role,
         )
         for expression in pattern.expressions():
             _check_expression(expression, scenario, file, f"{where}.expect")
@@ -401,6 +419,7 @@ def summary(pattern: Pattern, margins: np.ndarray, left: np.ndarray) -> Mapping[
     lo, med, hi = np.nanquantile(margins, [0.05, 0.5, 0.95])
     return {
         "pattern": pattern.id,
+        "role": pattern.role,
         "claim": pattern.claim,
         "source": pattern.source,
         "first_month": month_label(pattern.months[0]),
@@ -419,19 +438,25 @@ def summary(pattern: Pattern, margins: np.ndarray, left: np.ndarray) -> Mapping[
 def pattern_table(table) -> str:
     """A validation table (rows of :func:`summary`) as Markdown."""
     lines = [
-        "| pattern | claim | source | margin: median [5%, 95%] | runs holding | verdict |",
-        "|---|---|---|---|---|---|",
+        "| pattern | role | claim | source | margin: median [5%, 95%] | runs holding | verdict |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in table.itertuples():
         lines.append(
-            f"| `{row.pattern}` | {row.claim} | {row.source} | {row.margin_median:+.3f} "
-            f"[{row.margin_p05:+.3f}, {row.margin_p95:+.3f}] | "
+            f"| `{row.pattern}` | {row.role} | {row.claim} | {row.source} | "
+            f"{row.margin_median:+.3f} [{row.margin_p05:+.3f}, {row.margin_p95:+.3f}] | "
             f"{100 * row.fraction_holding:.0f}% | {row.verdict} |"
         )
     return "\n".join(lines)
 
 
 def headline(table) -> str:
-    """``k of n patterns hold (p%)`` for a validation table."""
-    held = int(table["holds"].sum())
-    return f"{held} of {len(table)} patterns hold ({100 * held / len(table):.0f}%)"
+    """``k of n patterns hold (p%)`` over a validation table's scored patterns, and the sanity
+    checks apart."""
+    scored = table[table["role"] == "scored"] if "role" in table else table
+    held = int(scored["holds"].sum())
+    text = f"{held} of {len(scored)} patterns hold ({100 * held / max(len(scored), 1):.0f}%)"
+    sanity = table[table["role"] == "sanity"] if "role" in table else table.iloc[:0]
+    if len(sanity):
+        text += f"; sanity checks: {int(sanity['holds'].sum())} of {len(sanity)} hold"
+    return text
