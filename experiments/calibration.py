@@ -39,9 +39,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from experiments.design import SweepParameter, check_value
+from experiments.observed import ObservationTargets, fit_window, load_observed
 from experiments.patterns import Observation, Pattern, load_patterns, months_needed, pattern_loss
 from experiments.patterns import summary as pattern_summary
 from model.ensemble import simulate_ensemble, stack_variants
+from model.metrics import partner_shares
 from model.scenario import Scenario, ScenarioError, month_index
 
 __all__ = [
@@ -52,9 +54,12 @@ __all__ = [
     "code_fingerprint",
     "default_patterns",
     "fit_identity",
+    "fit_targets",
     "fitted_scenario_text",
     "losses",
     "patterns_for",
+    "prior_check",
+    "prior_draws",
     "validate",
 ]
 
@@ -76,21 +81,37 @@ def patterns_for(scenario: Scenario, path: str | Path | None = None) -> tuple[li
 
 
 def _observe(
-    variants: Sequence[Scenario], seeds: np.ndarray, steps: np.ndarray, threads: int
-) -> list[Observation]:
-    """Run every variant for every seed; one :class:`Observation` per variant."""
+    variants: Sequence[Scenario],
+    seeds: np.ndarray,
+    steps: np.ndarray,
+    threads: int,
+    targets: ObservationTargets | None = None,
+) -> list[tuple[Observation, np.ndarray | None]]:
+    """Run every variant for every seed.
+
+    Returns, per variant, an :class:`Observation` of the pattern months ``steps`` and, with
+    ``targets``, the partner shares of every month up to the last target (else None).
+    """
+    recorded = steps if targets is None else np.union1d(steps, targets.steps)
+    pattern_months = np.searchsorted(recorded, steps)
     per_call = max(1, RUNS_PER_CALL // len(seeds))
-    out: list[Observation] = []
+    out: list[tuple[Observation, np.ndarray | None]] = []
     for first in range(0, len(variants), per_call):
         group = variants[first : first + per_call]
         stack = stack_variants([v.compiled for v in group])
         variant = np.repeat(np.arange(len(group)), len(seeds))
         ties, regional = simulate_ensemble(
-            stack, np.tile(seeds, len(group)), variant=variant, record=steps, threads=threads
+            stack, np.tile(seeds, len(group)), variant=variant, record=recorded, threads=threads
         )
         for k, scenario in enumerate(group):
             runs = slice(k * len(seeds), (k + 1) * len(seeds))
-            out.append(Observation(scenario, ties[runs], regional[runs], steps))
+            observation = Observation(
+                scenario, ties[runs][:, pattern_months], regional[runs][:, pattern_months], steps
+            )
+            monthly = None
+            if targets is not None:  # recorded starts with months 0..last_step, contiguous
+                monthly = partner_shares(ties[runs][:, : targets.last_step + 1])
+            out.append((observation, monthly))
     return out
 
 
@@ -103,12 +124,58 @@ def validate(
 ) -> pd.DataFrame:
     """Score every pattern over runs of the scenario: one row per pattern."""
     seeds = np.asarray([int(s) for s in seeds], dtype=np.uint64)
-    (observation,) = _observe([scenario], seeds, months_needed(patterns, scenario), threads)
+    ((observation, _),) = _observe([scenario], seeds, months_needed(patterns, scenario), threads)
     rows = []
     for pattern in patterns:
         margins, left = observation.margins(pattern)
         rows.append(pattern_summary(pattern, margins, left))
     return pd.DataFrame(rows)
+
+
+def prior_draws(scenario: Scenario, spec: CalibrationSpec, n: int, seed: int) -> pd.DataFrame:
+    """``n`` parameter vectors from the calibration's prior: each free parameter uniform over
+    its ``[calibration.free]`` range, independently (numpy's Generator seeded with ``seed``)."""
+    rng = np.random.default_rng(seed)
+    low = np.array([p.low for p in spec.free])
+    high = np.array([p.high for p in spec.free])
+    values = low + (high - low) * rng.random((n, len(spec.free)))
+    return pd.DataFrame(values, columns=[p.key for p in spec.free]).rename_axis("draw")
+
+
+def prior_check(
+    scenario: Scenario,
+    patterns: Sequence[Pattern],
+    draws: pd.DataFrame,
+    seeds: Sequence[int],
+    *,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """Which patterns hold for each prior draw: a (draws x patterns) table of booleans.
+
+    Each draw's variant runs the same ``seeds``; a pattern holds for a draw when its predicate
+    holds in at least 80% of the runs (:data:`experiments.patterns.HOLDS`). A draw the scenario
+    rejects (an event pushes a value out of range) holds nothing and is marked in the column
+    ``feasible``.
+    """
+    from experiments.patterns import HOLDS
+
+    seeds = np.asarray([int(s) for s in seeds], dtype=np.uint64)
+    keys = list(draws.columns)
+    variants = [_variant(scenario, keys, row) for row in draws.to_numpy()]
+    feasible = [k for k, v in enumerate(variants) if v is not None]
+    table = pd.DataFrame(False, index=draws.index, columns=[p.id for p in patterns])
+    table["feasible"] = False
+    if feasible:
+        steps = months_needed(patterns, variants[feasible[0]])
+        observed = _observe([variants[k] for k in feasible], seeds, steps, threads)
+        for k, (observation, _) in zip(feasible, observed, strict=True):
+            for pattern in patterns:
+                margins, _ = observation.margins(pattern)
+                table.iloc[k, table.columns.get_loc(pattern.id)] = bool(
+                    np.mean(margins > pattern.tolerance) >= HOLDS
+                )
+            table.iloc[k, table.columns.get_loc("feasible")] = True
+    return table
 
 
 def losses(
@@ -117,17 +184,29 @@ def losses(
     seeds: np.ndarray,
     *,
     threads: int = 1,
+    targets: ObservationTargets | None = None,
+    observed_weight: float = 0.0,
 ) -> np.ndarray:
-    """Mean pattern loss of each variant (``INFEASIBLE`` for None)."""
+    """The fit's loss of each variant (``INFEASIBLE`` for None).
+
+    The mean loss of the scored patterns (:func:`experiments.patterns.pattern_loss`; sanity
+    checks are left out), plus ``observed_weight``
+    times the loss of the fit-window observations ``targets``
+    (:meth:`experiments.observed.ObservationTargets.loss`) when given.
+    """
     out = np.full(len(variants), INFEASIBLE)
     feasible = [k for k, v in enumerate(variants) if v is not None]
     if not feasible:
         return out
     reference = variants[feasible[0]]
     steps = months_needed(patterns, reference)
-    observations = _observe([variants[k] for k in feasible], seeds, steps, threads)
-    for k, observation in zip(feasible, observations, strict=True):
-        out[k] = np.mean([pattern_loss(observation.margins(p)[0], p) for p in patterns])
+    use = targets if targets is not None and observed_weight > 0 else None
+    observations = _observe([variants[k] for k in feasible], seeds, steps, threads, use)
+    scored = [p for p in patterns if p.scored] or list(patterns)
+    for k, (observation, monthly) in zip(feasible, observations, strict=True):
+        out[k] = np.mean([pattern_loss(observation.margins(p)[0], p) for p in scored])
+        if use is not None:
+            out[k] += observed_weight * use.loss(monthly)
     return out
 
 
@@ -140,6 +219,7 @@ class CalibrationSpec:
     seed: int = 0
     maxiter: int = 20
     popsize: int = 6
+    observed_weight: float = 0.0
 
 
 def calibration_spec(scenario: Scenario) -> CalibrationSpec:
@@ -154,15 +234,20 @@ def calibration_spec(scenario: Scenario) -> CalibrationSpec:
             scenario.file, "calibration.free", "(none)", "a table of key paths with [low, high]"
         )
     settings = {"runs": (16, 1), "seed": (0, 0), "maxiter": (20, 1), "popsize": (6, 2)}
-    values = {}
+    values: dict = {}
     for key, leaf in leaves.items():
         head = key.split(".")[0]
-        if head not in (*settings, "free", "patterns"):
-            allowed = ", ".join((*settings, "patterns", "free"))
+        if head not in (*settings, "free", "patterns", "observed_weight"):
+            allowed = ", ".join((*settings, "observed_weight", "patterns", "free"))
             raise ScenarioError(
                 leaf.file, f"calibration.{key}", leaf.value, f"unknown key (allowed: {allowed})"
             )
-        if head in settings:
+        if head == "observed_weight":
+            v = leaf.value
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 100:
+                raise ScenarioError(leaf.file, f"calibration.{key}", v, "a number in [0, 100]")
+            values[head] = float(v)
+        elif head in settings:
             minimum = settings[head][1]
             v = leaf.value
             if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
@@ -188,7 +273,11 @@ def calibration_spec(scenario: Scenario) -> CalibrationSpec:
         check_value(scenario, parameter, parameter.low, where)
         check_value(scenario, parameter, parameter.high, where)
         free.append(parameter)
-    return CalibrationSpec(tuple(free), **{k: values.get(k, d[0]) for k, d in settings.items()})
+    return CalibrationSpec(
+        tuple(free),
+        **{k: values.get(k, d[0]) for k, d in settings.items()},
+        observed_weight=values.get("observed_weight", 0.0),
+    )
 
 
 @dataclass(frozen=True)
@@ -203,6 +292,7 @@ class Fit:
     until: str | None
     evaluations: int
     history: tuple[float, ...]
+    observed: int = 0  # fit-window share observations used as targets (0: patterns only)
 
 
 def _variant(scenario: Scenario, keys: Sequence[str], x: np.ndarray) -> Scenario | None:
@@ -219,6 +309,20 @@ def _round(value: float, digits: int = 4) -> float:
     return float(f"{value:.{digits}g}")
 
 
+def fit_targets(
+    scenario: Scenario, spec: CalibrationSpec, observed: pd.DataFrame | None = None
+) -> ObservationTargets | None:
+    """The fit's observed targets: None without ``observed_weight``, else the fit-window rows.
+
+    Every row passes :func:`experiments.observed.fit_window` (years up to 2012) first, so no
+    validation-window observation can reach a fit.
+    """
+    if spec.observed_weight <= 0:
+        return None
+    data = load_observed() if observed is None else observed
+    return ObservationTargets(scenario, fit_window(data))
+
+
 def calibrate(
     scenario: Scenario,
     *,
@@ -228,8 +332,15 @@ def calibrate(
     threads: int = 1,
     progress: bool = True,
     callback: Callable[[int, float], None] | None = None,
+    observed: pd.DataFrame | None = None,
 ) -> Fit:
-    """Fit the free parameters to the patterns (those ending by ``until``, if given)."""
+    """Fit the free parameters to the patterns (those ending by ``until``, if given).
+
+    With ``[calibration] observed_weight`` > 0 the fit-window observations of the observed
+    dataset (``observed``, default :func:`experiments.observed.load_observed`) are targets too;
+    they pass through :func:`experiments.observed.fit_window`, so a validation-window row never
+    reaches the fit.
+    """
     from scipy.optimize import differential_evolution
 
     spec = spec or calibration_spec(scenario)
@@ -241,6 +352,8 @@ def calibrate(
             raise ScenarioError("--until", "until", until, "a month after some pattern's dates")
     keys = [p.key for p in spec.free]
     bounds = [(p.low, p.high) for p in spec.free]
+    targets = fit_targets(scenario, spec, observed)
+    weight = spec.observed_weight
     from experiments.batch import replicate_seeds
 
     seeds = replicate_seeds(spec.seed, spec.runs)
@@ -260,7 +373,9 @@ def calibrate(
         candidates = np.atleast_2d(x.T)  # (S, k)
         evaluations += len(candidates)
         variants = [_variant(scenario, keys, c) for c in candidates]
-        return losses(variants, patterns, seeds, threads=threads)
+        return losses(
+            variants, patterns, seeds, threads=threads, targets=targets, observed_weight=weight
+        )
 
     def on_generation(intermediate_result) -> None:
         history.append(float(intermediate_result.fun))
@@ -286,8 +401,14 @@ def calibrate(
     finally:
         bar.close()
     values = {k: _round(v) for k, v in zip(keys, result.x, strict=True)}
-    final = losses([_variant(scenario, keys, np.array(list(values.values())))], patterns, seeds)
-    fit_id = fit_identity(scenario, spec, patterns, until)
+    final = losses(
+        [_variant(scenario, keys, np.array(list(values.values())))],
+        patterns,
+        seeds,
+        targets=targets,
+        observed_weight=weight,
+    )
+    fit_id = fit_identity(scenario, spec, patterns, until, targets)
     return Fit(
         fit_id,
         values,
@@ -297,6 +418,7 @@ def calibrate(
         until,
         evaluations,
         tuple(history),
+        0 if targets is None else sum(len(g[5]) for g in targets.groups),
     )
 
 
@@ -309,6 +431,7 @@ FIT_CODE = (
     "model/scenario.py",
     "model/seeding.py",
     "experiments/calibration.py",
+    "experiments/observed.py",
     "experiments/patterns.py",
 )
 """The source files whose code a fit's result depends on (relative to the repository root)."""
@@ -339,23 +462,39 @@ def code_fingerprint(files: Sequence[str] = FIT_CODE, root: Path | None = None) 
 
 
 def fit_identity(
-    scenario: Scenario, spec: CalibrationSpec, patterns: Sequence[Pattern], until: str | None
+    scenario: Scenario,
+    spec: CalibrationSpec,
+    patterns: Sequence[Pattern],
+    until: str | None,
+    targets: ObservationTargets | None = None,
 ) -> str:
     """A fit's id: a hash of everything that determines its result.
 
-    The inputs (the scenario's resolved values, the registry), the settings and seed, and the
-    code that runs the fit (:func:`code_fingerprint`).
+    The inputs (the scenario's resolved values, the registry, the observed targets), the
+    settings and seed, and the code that runs the fit (:func:`code_fingerprint`).
     """
+    observed = (
+        None
+        if targets is None
+        else [
+            (name, state, dim, start, end, list(subset), [repr(float(v)) for v in values])
+            for name, state, dim, start, end, subset, values in targets.groups
+        ]
+    )
     payload = json.dumps(
         {
             "code": code_fingerprint(),
+            "observed_weight": spec.observed_weight,
+            "observed": observed,
             "scenario": scenario.hash,
             "free": [(p.key, p.low, p.high) for p in spec.free],
             "runs": spec.runs,
             "seed": spec.seed,
             "maxiter": spec.maxiter,
             "popsize": spec.popsize,
-            "patterns": [(p.id, p.expect, p.for_each, p.tolerance, p.scale) for p in patterns],
+            "patterns": [
+                (p.id, p.expect, p.for_each, p.tolerance, p.scale, p.role) for p in patterns
+            ],
             "until": until,
         },
         sort_keys=True,
@@ -376,6 +515,11 @@ def fitted_scenario_text(
         if fit.until
         else f"all {len(fit.patterns)} patterns"
     )
+    if fit.observed:
+        window += (
+            f" and {fit.observed} fit-window observations (to 2012, weight "
+            f"{fit.spec.observed_weight:g})"
+        )
     method = (
         f"differential evolution (scipy) on {window}, "
         f"{fit.spec.runs} seeds per candidate, seed {fit.spec.seed}, {fit.spec.maxiter} "

@@ -144,8 +144,8 @@ def test_the_fit_recovers_a_parameter_from_patterns_the_model_made(baseline):
     truth = 2.0
     seeds = replicate_seeds(3, 4)
     at_truth = baseline.with_overrides({"states.KAZ.balancing_propensity": truth})
-    (obs,) = _observations(at_truth, seeds)
-    target = float(np.median(obs.quantity("dependence", ["KAZ", "2021-12"])))
+    probe = _pattern("dependence(KAZ, '2021-12') > 0")
+    target = float(validate(at_truth, [probe], seeds)["lhs_median"].iloc[0])
     patterns = [
         _pattern(f"dependence(KAZ, '2021-12') > {target - 0.004}", scale=0.004),
         _pattern(f"dependence(KAZ, '2021-12') < {target + 0.004}", scale=0.004),
@@ -165,13 +165,6 @@ def test_the_fit_recovers_a_parameter_from_patterns_the_model_made(baseline):
         [baseline.with_overrides({"states.KAZ.balancing_propensity": 0.6})], patterns, seeds
     )
     assert fit.loss < worse[0]
-
-
-def _observations(scenario, seeds):
-    from experiments.calibration import _observe
-
-    patterns = [_pattern("dependence(KAZ, '2021-12') > 0")]
-    return _observe([scenario], seeds, months_needed(patterns, scenario), 1)
 
 
 def test_the_baseline_marks_its_free_parameters_with_ranges(baseline):
@@ -212,14 +205,16 @@ def test_the_committed_calibration_matches_its_inputs():
     If the prior, the patterns or the [calibration] settings change, the fit id changes and
     this test asks for the fit to be rerun (the command is in the file's first line).
     """
-    from experiments.calibration import fit_identity
+    from experiments.calibration import fit_identity, fit_targets
     from model.scenario import load_scenario
 
     text = BASELINE.read_text()
     command, fit_id = re.search(r"`(multivector calibrate [^`]+)` \(fit (\w+)\)", text).groups()
     prior = load_scenario(SCENARIOS / "baseline-prior.toml")
     patterns = load_patterns(PATTERNS, prior)
-    assert fit_identity(prior, calibration_spec(prior), patterns, None) == fit_id, (
+    spec = calibration_spec(prior)
+    targets = fit_targets(prior, spec)
+    assert fit_identity(prior, spec, patterns, None, targets) == fit_id, (
         f"scenarios/baseline.toml is stale: rerun {command}"
     )
     fitted = load_scenario(BASELINE)

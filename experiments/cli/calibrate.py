@@ -110,6 +110,12 @@ def calibrate_command(args, command: list[str]) -> int:
         f"{spec.popsize} x {len(spec.free)} candidates ({fit.evaluations} evaluations), "
         f"{spec.runs} seeds per candidate. Fitted on "
         + (f"the {int(inside.sum())} patterns ending by {args.until}" if last else "all patterns")
+        + (
+            f" and {fit.observed} fit-window observations of data/observed/ (years to 2012; "
+            f"weight {spec.observed_weight:g}; the validation window is never read)"
+            if fit.observed
+            else ""
+        )
         + f". Final loss {fit.loss:.4f}.",
         "",
         "| parameter | range | before | fitted |",
