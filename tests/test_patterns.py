@@ -241,7 +241,8 @@ def test_calibrate_refuses_a_bad_output_before_fitting(output, expected, capsys,
 
 
 def test_the_baseline_meets_its_documented_pattern_score():
-    """docs/calibration.md's headline "k of n patterns hold" is what validate gives today."""
+    """docs/calibration.md's headline "k of n patterns hold" (scored patterns) is what
+    validate gives today."""
     from experiments.batch import replicate_seeds
     from experiments.calibration import validate
     from model.scenario import load_scenario
@@ -254,7 +255,8 @@ def test_the_baseline_meets_its_documented_pattern_score():
     table = validate(
         baseline, load_patterns(PATTERNS, baseline), replicate_seeds(baseline.seed, 100)
     )
-    assert (int(table["holds"].sum()), len(table)) == (held, total)
+    scored = table[table["role"] == "scored"]
+    assert (int(scored["holds"].sum()), len(scored)) == (held, total)
 
 
 def test_the_fit_identity_covers_the_code(tmp_path):
@@ -275,3 +277,34 @@ def test_the_fit_identity_covers_the_code(tmp_path):
     assert code_fingerprint(root=tmp_path) == same  # a docstring is not code
     rules.write_text(text.replace("- 2.0 * balancing_propensity", "- 1.0 * balancing_propensity"))
     assert code_fingerprint(root=tmp_path) != same
+
+
+def test_prior_check_rates_patterns_by_prior_draws(baseline):
+    from experiments.calibration import calibration_spec, prior_check, prior_draws
+
+    spec = calibration_spec(baseline)
+    draws = prior_draws(baseline, spec, 6, seed=1)
+    assert draws.shape == (6, len(spec.free))
+    for p in spec.free:  # uniform within each free parameter's range
+        assert draws[p.key].between(p.low, p.high).all()
+    assert draws.equals(prior_draws(baseline, spec, 6, seed=1))  # seeded
+    always = Pattern("always", "c", "q", "s", "cooperation('2000-01') > -1")
+    never = Pattern("never", "c", "q", "s", "cooperation('2000-01') > 2")
+    held = prior_check(baseline, [always, never], draws, replicate_seeds(1, 2))
+    assert held["feasible"].all()
+    assert held[always.id].all() and not held[never.id].any()
+
+
+def test_validate_prior_check_ends_with_its_line(tmp_path, capsys):
+    code = main(
+        ["validate", str(BASELINE), "--prior-check", "3", "--runs", "2", "--out", str(tmp_path)]
+    )
+    assert code == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"prior check: 3 draws; \d+ patterns scored, \d+ kept as sanity checks; "
+        r"median draw meets \d+(\.5)? of \d+",
+        last,
+    ), last
+    (folder,) = (tmp_path / "baseline").iterdir()
+    assert (folder / "prior-check.md").is_file() and (folder / "prior-check.parquet").is_file()
