@@ -30,21 +30,22 @@ Run from the repository root (needs openpyxl and xlrd)::
 
 from __future__ import annotations
 
-import csv
 import math
 import re
+import sys
 from pathlib import Path
 
 import openpyxl
 import xlrd
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from experiments.observed import COLUMNS  # noqa: E402
+from tools.observed.common import by_state, replace_rows  # noqa: E402
+
 RAW = ROOT.parent / "shared" / "data" / "bp-gas-pipeline-trade"
 OUT = ROOT / "data" / "observed" / "economic.csv"
-HEADER = [
-    "state", "partner", "dimension", "indicator", "year_start", "year",
-    "value", "unit", "source", "note",
-]  # fmt: skip
 INDICATOR = "gas_export_share"
 
 # data year -> (edition, file, sheet)
@@ -231,20 +232,8 @@ def main() -> None:
                 prev=last - 1,
             )
 
-    kept: list[list[str]] = []
-    if OUT.exists():
-        with OUT.open(encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
-            assert next(reader) == HEADER
-            kept = [r for r in reader if r[3] != INDICATOR]
-    order = {s: i for i, s in enumerate(("KAZ", "KGZ", "TJK", "TKM", "UZB"))}
-    porder = {p: i for i, p in enumerate(("RUS", "CHN", "USA", "EU", "TUR", "IRN", "ROW"))}
-    allrows = kept + out
-    allrows.sort(key=lambda r: (order[r[0]], r[3], porder.get(r[1], 9), int(r[5])))
-    with OUT.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(HEADER)
-        writer.writerows(allrows)
+    rows = [dict(zip(COLUMNS, row, strict=True)) for row in out]
+    replace_rows(OUT, {INDICATOR}, rows, key=by_state)
     print(f"{len(out)} {INDICATOR} rows written to {OUT.relative_to(ROOT)}")
 
 

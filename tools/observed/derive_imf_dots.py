@@ -48,20 +48,21 @@ Run from the repository root (needs openpyxl)::
 
 from __future__ import annotations
 
-import csv
 import math
 import re
+import sys
 from pathlib import Path
 
 import openpyxl
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from experiments.observed import COLUMNS  # noqa: E402
+from tools.observed.common import by_state, eu27_2020, replace_rows  # noqa: E402
+
 RAW = ROOT.parent / "shared" / "data" / "imf-dots-2022"
 OUT = ROOT / "data" / "observed" / "economic.csv"
-HEADER = [
-    "state", "partner", "dimension", "indicator", "year_start", "year",
-    "value", "unit", "source", "note",
-]  # fmt: skip
 INDICATOR = "trade_share"
 FIRST_YEAR, LAST_YEAR = 1995, 2020
 
@@ -128,13 +129,23 @@ EXCLUDED = {
     },
 }
 MIRROR = ("TKM", "UZB")
+# partner rows of the EU-27 of 2020 in a DOTS table: the members as DOTS spells them, and the
+# rows DOTS uses for early years instead of some of them
 EU27_ROWS = (
-    "Austria", "Belgium", "Belgium-Luxembourg", "Luxembourg", "Bulgaria", "Croatia, Rep. of",
-    "Cyprus", "Czech Rep.", "Czechoslovakia", "Slovak Rep.", "Denmark", "Estonia, Rep. of",
-    "Finland", "France", "Germany", "Greece", "Hungary", "Ireland", "Italy", "Latvia",
-    "Lithuania", "Malta", "Netherlands, The", "Poland, Rep. of", "Portugal", "Romania",
-    "Slovenia, Rep. of", "Spain", "Sweden",
-)  # fmt: skip
+    *eu27_2020(
+        {
+            "Croatia": "Croatia, Rep. of",
+            "Czechia": "Czech Rep.",
+            "Estonia": "Estonia, Rep. of",
+            "Netherlands": "Netherlands, The",
+            "Poland": "Poland, Rep. of",
+            "Slovakia": "Slovak Rep.",
+            "Slovenia": "Slovenia, Rep. of",
+        }
+    ),
+    "Belgium-Luxembourg",
+    "Czechoslovakia",
+)
 EXPORTS, IMPORTS = "Exports, FOB", "Imports, CIF"
 
 SOURCE = (
@@ -217,12 +228,15 @@ def fmt(x: float) -> str:
     return repr(x)
 
 
-def row_of(state: str, partner: str, year: int, value: float, src: str, note: str) -> list[str]:
+def row_of(
+    state: str, partner: str, year: int, value: float, src: str, note: str
+) -> dict[str, str]:
     y = str(year)
-    return [state, partner, "economic", INDICATOR, y, y, fmt(value), "percent", src, note]
+    fields = [state, partner, "economic", INDICATOR, y, y, fmt(value), "percent", src, note]
+    return dict(zip(COLUMNS, fields, strict=True))
 
 
-def own_rows(state: str, sheets: dict) -> list[list[str]]:
+def own_rows(state: str, sheets: dict) -> list[dict[str, str]]:
     """Shares from the state's own DOTS table."""
     out = []
     src = SOURCE.format(tables=f"{TABLES[state]} ({DOTS_NAME[state]})")
@@ -273,7 +287,7 @@ def own_rows(state: str, sheets: dict) -> list[list[str]]:
     return out
 
 
-def mirror_rows(state: str, tables: dict) -> list[list[str]]:
+def mirror_rows(state: str, tables: dict) -> list[dict[str, str]]:
     """Shares from the partners' records of their trade with the state (mirror data)."""
     out = []
     target = DOTS_NAME[state]
@@ -336,27 +350,12 @@ def main() -> None:
         reporter, sheets = read_table(RAW / filename)
         assert reporter == DOTS_NAME[key], (filename, reporter)
         tables[key] = sheets
-    rows: list[list[str]] = []
+    rows: list[dict[str, str]] = []
     for state in OWN_REPORTS:
         rows += own_rows(state, tables[state])
     for state in MIRROR:
         rows += mirror_rows(state, tables)
-
-    kept: list[list[str]] = []
-    if OUT.exists():
-        with OUT.open(encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
-            assert next(reader) == HEADER
-            kept = [r for r in reader if r[3] != INDICATOR]
-    order = {s: i for i, s in enumerate(("KAZ", "KGZ", "TJK", "TKM", "UZB"))}
-    porder = {p: i for i, p in enumerate((*PARTNERS, "ROW"))}
-    allrows = kept + rows
-    allrows.sort(key=lambda r: (order[r[0]], r[3], porder.get(r[1], 9), int(r[5])))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with OUT.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(HEADER)
-        writer.writerows(allrows)
+    replace_rows(OUT, {INDICATOR}, rows, key=by_state)
     print(f"{len(rows)} {INDICATOR} rows written to {OUT.relative_to(ROOT)}")
 
 

@@ -42,19 +42,19 @@ Needs pandas and openpyxl (``pip install openpyxl``). Run from the repository ro
 
 from __future__ import annotations
 
-import csv
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tools.observed.common import by_indicator, eu27_2020, replace_rows  # noqa: E402
+
 RAW_DIR = ROOT.parent / "shared" / "data" / "knomad-bilateral-remittances"
 OUT = ROOT / "data" / "observed" / "societal.csv"
-HEADER = [
-    "state", "partner", "dimension", "indicator", "year_start", "year",
-    "value", "unit", "source", "note",
-]  # fmt: skip
 INDICATOR = "remittance_origin_share"
 RECEIVERS = {
     "KAZ": "Kazakhstan",
@@ -70,12 +70,8 @@ SINGLE_PARTNERS = {
     "TUR": "Turkey",
     "IRN": "Iran, Islamic Rep.",
 }
-EU27_2020 = (
-    "Austria", "Belgium", "Bulgaria", "Croatia", "Cyprus", "Czech Republic", "Denmark",
-    "Estonia", "Finland", "France", "Germany", "Greece", "Hungary", "Ireland", "Italy", "Latvia",
-    "Lithuania", "Luxembourg", "Malta", "Netherlands", "Poland", "Portugal", "Romania",
-    "Slovak Republic", "Slovenia", "Spain", "Sweden",
-)  # fmt: skip
+# the EU-27 of 2020 as the matrices spell them
+EU27_2020 = eu27_2020({"Czechia": "Czech Republic", "Slovakia": "Slovak Republic"})
 LICENCE = "World Bank data, licence CC BY 4.0"
 MATRICES = {
     2016: (
@@ -227,29 +223,9 @@ def derive() -> list[dict[str, str]]:
     return out
 
 
-def merge_rows(new_rows: list[dict[str, str]]) -> None:
-    """Replace this indicator's rows in ``OUT`` by ``new_rows``; keep all other rows."""
-    kept = []
-    if OUT.exists():
-        with OUT.open(encoding="utf-8", newline="") as handle:
-            kept = [row for row in csv.DictReader(handle) if row["indicator"] != INDICATOR]
-    partner_order = ["RUS", "CHN", "USA", "EU", "TUR", "IRN", "ROW", "ALL"]
-    rows = kept + new_rows
-    rows.sort(
-        key=lambda r: (
-            r["indicator"], r["state"], int(r["year"]), partner_order.index(r["partner"])
-        )
-    )  # fmt: skip
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with OUT.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HEADER, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def main() -> None:
     rows = derive()
-    merge_rows(rows)
+    replace_rows(OUT, {INDICATOR}, rows, key=by_indicator)
     print(f"{INDICATOR}: {len(rows)} rows written to {OUT.relative_to(ROOT)}")
 
 

@@ -39,29 +39,22 @@ from __future__ import annotations
 import csv
 import math
 import re
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tools.observed.common import EU27_2020, replace_rows  # noqa: E402
+
 SHARED = ROOT.parent / "shared" / "data" / "sipri-arms-transfers"
 TABLES = SHARED / "tiv-export-tables-2022"
 REGISTER = SHARED / "trade-register-2025" / "trade_2023_central_asia.csv"
 OUT = ROOT / "data" / "observed" / "security.csv"
 
-HEADER = [
-    "state",
-    "partner",
-    "dimension",
-    "indicator",
-    "year_start",
-    "year",
-    "value",
-    "unit",
-    "source",
-    "note",
-]
 STATES = {
     "Kazakhstan": "KAZ",
     "Kyrgyzstan": "KGZ",
@@ -70,36 +63,10 @@ STATES = {
     "Uzbekistan": "UZB",
 }
 PARTNERS = ["RUS", "CHN", "USA", "EU", "TUR", "IRN", "ROW"]
-EU27_2020 = {
-    "Austria",
-    "Belgium",
-    "Bulgaria",
-    "Croatia",
-    "Cyprus",
-    "Czechia",
-    "Denmark",
-    "Estonia",
-    "Finland",
-    "France",
-    "Germany",
-    "Greece",
-    "Hungary",
-    "Ireland",
-    "Italy",
-    "Latvia",
-    "Lithuania",
-    "Luxembourg",
-    "Malta",
-    "Netherlands",
-    "Poland",
-    "Portugal",
-    "Romania",
-    "Slovakia",
-    "Slovenia",
-    "Spain",
-    "Sweden",
-    "European Union**",  # EU institutions as a SIPRI (non-state) supplier; none to Central Asia
-}
+ARMS = ("arms_import_tiv", "arms_import_share")
+# SIPRI suppliers counted as EU: the EU-27 of 2020 (SIPRI spells them as EU27_2020 does) and the
+# EU institutions, a SIPRI (non-state) supplier with no deliveries to Central Asia
+EU_SUPPLIERS = frozenset({*EU27_2020, "European Union**"})
 NAMED = {
     "Russia": "RUS",
     "China": "CHN",
@@ -136,7 +103,7 @@ def partner_of(supplier: str) -> str:
     """Model partner code of a SIPRI supplier name (EU = EU-27 as of 2020; the rest ROW)."""
     if supplier in NAMED:
         return NAMED[supplier]
-    if supplier in EU27_2020:
+    if supplier in EU_SUPPLIERS:
         return "EU"
     return "ROW"
 
@@ -270,22 +237,12 @@ def cross_check(data: pd.DataFrame) -> None:
 def main() -> None:
     data = read_tables(TABLES)
     new = arms_rows(data)
-    kept = []
-    if OUT.exists():
-        with OUT.open(encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            if reader.fieldnames != HEADER:
-                raise SystemExit(f"unexpected header in {OUT}")
-            arms = ("arms_import_tiv", "arms_import_share")
-            kept = [r for r in reader if r["indicator"] not in arms]
-    with OUT.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=HEADER, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(new + kept)
+    # the arms rows first, in the order derived, then the other rows in file order
+    kept = replace_rows(OUT, ARMS, new, key=lambda row: row["indicator"] not in ARMS)
     counts = defaultdict(int)
     for r in new:
         counts[(r["state"], r["indicator"])] += 1
-    print(f"wrote {len(new)} arms rows and kept {len(kept)} other rows in {OUT.relative_to(ROOT)}")
+    print(f"wrote {len(new)} arms rows and kept {kept} other rows in {OUT.relative_to(ROOT)}")
     for key in sorted(counts):
         print(*key, counts[key])
     if REGISTER.exists():

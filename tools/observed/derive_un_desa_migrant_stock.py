@@ -38,9 +38,14 @@ Run from the repository root::
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tools.observed.common import EU27_2020, by_indicator, replace_rows  # noqa: E402
+
 RAW = (
     ROOT.parent
     / "shared"
@@ -49,10 +54,6 @@ RAW = (
     / "UN_MigrantStockByOriginAndDestination_2019.csv"
 )
 OUT = ROOT / "data" / "observed" / "societal.csv"
-HEADER = [
-    "state", "partner", "dimension", "indicator", "year_start", "year",
-    "value", "unit", "source", "note",
-]  # fmt: skip
 INDICATOR = "emigrant_stock_share"
 ORIGINS = {
     "KAZ": "Kazakhstan",
@@ -68,12 +69,6 @@ SINGLE_PARTNERS = {
     "TUR": "Turkey",
     "IRN": "Iran (Islamic Republic of)",
 }
-EU27_2020 = (
-    "Austria", "Belgium", "Bulgaria", "Croatia", "Cyprus", "Czechia", "Denmark", "Estonia",
-    "Finland", "France", "Germany", "Greece", "Hungary", "Ireland", "Italy", "Latvia",
-    "Lithuania", "Luxembourg", "Malta", "Netherlands", "Poland", "Portugal", "Romania",
-    "Slovakia", "Slovenia", "Spain", "Sweden",
-)  # fmt: skip
 SOURCE = (
     "United Nations, Department of Economic and Social Affairs, Population Division (2019). "
     "International Migrant Stock 2019 (United Nations database, POP/DB/MIG/Stock/Rev.2019), "
@@ -173,29 +168,9 @@ def derive() -> list[dict[str, str]]:
     return out
 
 
-def merge_rows(new_rows: list[dict[str, str]]) -> None:
-    """Replace this indicator's rows in ``OUT`` by ``new_rows``; keep all other rows."""
-    kept = []
-    if OUT.exists():
-        with OUT.open(encoding="utf-8", newline="") as handle:
-            kept = [row for row in csv.DictReader(handle) if row["indicator"] != INDICATOR]
-    partner_order = ["RUS", "CHN", "USA", "EU", "TUR", "IRN", "ROW", "ALL"]
-    rows = kept + new_rows
-    rows.sort(
-        key=lambda r: (
-            r["indicator"], r["state"], int(r["year"]), partner_order.index(r["partner"])
-        )
-    )  # fmt: skip
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with OUT.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HEADER, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def main() -> None:
     rows = derive()
-    merge_rows(rows)
+    replace_rows(OUT, {INDICATOR}, rows, key=by_indicator)
     print(f"{INDICATOR}: {len(rows)} rows written to {OUT.relative_to(ROOT)}")
 
 

@@ -15,9 +15,14 @@ Run from the repository root::
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tools.observed.common import by_indicator, replace_rows  # noqa: E402
+
 RAW = (
     ROOT.parent
     / "shared"
@@ -26,10 +31,6 @@ RAW = (
     / "API_BX.TRF.PWKR.DT.GD.ZS_DS2_en_csv_v2_3686014.central-asia-excerpt.csv"
 )
 OUT = ROOT / "data" / "observed" / "societal.csv"
-HEADER = [
-    "state", "partner", "dimension", "indicator", "year_start", "year",
-    "value", "unit", "source", "note",
-]  # fmt: skip
 INDICATOR = "remittances_gdp"
 STATES = ("KAZ", "KGZ", "TJK", "TKM", "UZB")
 FIRST_YEAR, LAST_YEAR = 1995, 2021
@@ -66,26 +67,6 @@ def published_values() -> list[tuple[str, int, str]]:
     return found
 
 
-def merge_rows(new_rows: list[dict[str, str]]) -> None:
-    """Replace this indicator's rows in ``OUT`` by ``new_rows``; keep all other rows."""
-    kept = []
-    if OUT.exists():
-        with OUT.open(encoding="utf-8", newline="") as handle:
-            kept = [row for row in csv.DictReader(handle) if row["indicator"] != INDICATOR]
-    partner_order = ["RUS", "CHN", "USA", "EU", "TUR", "IRN", "ROW", "ALL"]
-    rows = kept + new_rows
-    rows.sort(
-        key=lambda r: (
-            r["indicator"], r["state"], int(r["year"]), partner_order.index(r["partner"])
-        )
-    )  # fmt: skip
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with OUT.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=HEADER, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def main() -> None:
     rows = [
         {
@@ -102,7 +83,7 @@ def main() -> None:
         }
         for state, year, value in published_values()
     ]
-    merge_rows(rows)
+    replace_rows(OUT, {INDICATOR}, rows, key=by_indicator)
     print(f"{INDICATOR}: {len(rows)} rows written to {OUT.relative_to(ROOT)}")
 
 
