@@ -77,7 +77,6 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -88,6 +87,11 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from experiments.observed import COLUMNS  # noqa: E402
+from tools.observed.common import write_rows  # noqa: E402
+
 DEFAULT_VOTES = ROOT.parent / "shared" / "data" / "unga-votes"
 DEFAULT_OUT = ROOT / "data" / "observed" / "political-unga.csv"
 
@@ -147,18 +151,8 @@ EU_MEMBERSHIP: dict[str, tuple[date, date | None]] = {
     "HR": (date(2013, 7, 1), None),
 }
 
-CSV_HEADER: tuple[str, ...] = (
-    "state",
-    "partner",
-    "dimension",
-    "indicator",
-    "year_start",
-    "year",
-    "value",
-    "unit",
-    "source",
-    "note",
-)
+#: Header of the CSV: the observed dataset's columns (kept under this name for callers).
+CSV_HEADER: tuple[str, ...] = COLUMNS
 UNIT = "Scott's pi, {weights} distance weights (Hage 2011)"
 SOURCE = (
     "Voeten (2013), Harvard Dataverse hdl:1902.1/12379, via R package unvotes 0.3.0 "
@@ -557,26 +551,23 @@ def write_csv(table: pd.DataFrame, path: Path, weights: str = "absolute") -> int
     -------
     int
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     unit = UNIT.format(weights=weights)
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(CSV_HEADER)
-        for r in table.itertuples(index=False):
-            writer.writerow(
-                [
-                    r.state,
-                    r.partner,
-                    "political",
-                    "unga_agreement",
-                    r.year,
-                    r.year,
-                    repr(float(r.pi)),
-                    unit,
-                    SOURCE,
-                    r.note,
-                ]
-            )
+    rows = (
+        {
+            "state": r.state,
+            "partner": r.partner,
+            "dimension": "political",
+            "indicator": "unga_agreement",
+            "year_start": r.year,
+            "year": r.year,
+            "value": repr(float(r.pi)),
+            "unit": unit,
+            "source": SOURCE,
+            "note": r.note,
+        }
+        for r in table.itertuples(index=False)
+    )
+    write_rows(path, rows)
     return len(table)
 
 
