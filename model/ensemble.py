@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit
+from numba import literal_unroll, njit
 
 from model import elementary, rules
 from model._cache import depend_on_sources
@@ -73,7 +73,7 @@ def stack_variants(compiled: Sequence[CompiledScenario]) -> Variants:
     return tuple(stacked)
 
 
-@njit(cache=True, error_model="numpy", nogil=True, inline="always")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _gather_lanes(source, variant, epoch, same, lanes):
     """``lanes[..., r] = source[variant[r], epoch[r], ...]`` for every lane ``r``.
 
@@ -96,33 +96,22 @@ def _gather_lanes(source, variant, epoch, same, lanes):
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _simulate_block(first, n_lanes, keys, variant, record, stack, ties_out, regional_out):
-    """Runs ``first .. first + n_lanes - 1`` as one block: :func:`advance_runs` on their lanes.
+def _simulate_block(
+    first, keys, variant, record, head, epoch_pairs, setting_pairs, lanes, ties_out, regional_out
+):
+    """Runs ``first .. first + L - 1`` as one block of ``L`` lanes (the width of ``lanes``).
 
-    Each lane holds its variant's parameters for its current epoch, reloaded when the epoch
-    changes; the recorded months are copied out run by run.
+    ``head`` holds the stacked ``epoch_of_step``, initial ties and initial regional ties;
+    ``epoch_pairs`` and ``setting_pairs`` pair each stacked epoch array and run setting with
+    its lane buffer in ``lanes`` (the :func:`model.rules.advance_runs` ``parameters``, in
+    their declared order). Each lane holds its variant's parameters for its current epoch,
+    reloaded when the epoch changes. Lanes past the last run repeat the last run (their
+    results are not copied out). The recorded months are copied out run by run.
     """
-    (
-        epoch_of_step,
-        initial_ties,
-        initial_regional,
-        base_offer,
-        log_base_offer,
-        rivalry_response,
-        attraction,
-        membership,
-        floor,
-        balancing_propensity,
-        adjustment_rate,
-        need,
-        regional_target,
-        temperature,
-        lockin_bonus,
-        noise,
-        rivalry_memory,
-        regional_adjustment_rate,
-        regional_noise,
-    ) = stack
+    epoch_of_step, initial_ties, initial_regional = head
+    n_runs = keys.shape[0]
+    n_lanes = lanes[0].shape[-1]
+    real = min(n_lanes, n_runs - first)
     n_states, n_powers, n_dims = initial_ties.shape[1:]
     shape = (n_states, n_powers, n_dims, n_lanes)
     ties = np.empty(shape)
@@ -134,34 +123,19 @@ def _simulate_block(first, n_lanes, keys, variant, record, stack, ties_out, regi
     regional = np.empty((n_states, n_states, n_lanes))
     new_regional = np.empty((n_states, n_states, n_lanes))
     scratch = np.empty((SCRATCH_ROWS, n_lanes))
-    lane_base_offer = np.empty(shape)
-    lane_log_base_offer = np.empty(shape)
-    lane_rivalry_response = np.empty((n_powers, n_lanes))
-    lane_attraction = np.empty((n_states, n_powers, n_lanes))
-    lane_membership = np.empty(shape)
-    lane_floor = np.empty(shape)
-    lane_balancing_propensity = np.empty((n_states, n_lanes))
-    lane_adjustment_rate = np.empty((n_states, n_lanes))
-    lane_need = np.empty((n_states, n_dims, n_lanes))
-    lane_regional_target = np.empty((n_states, n_states, n_lanes))
-    lane_temperature = np.empty(n_lanes)
-    lane_lockin_bonus = np.empty(n_lanes)
-    lane_noise = np.empty(n_lanes)
-    lane_rivalry_memory = np.empty(n_lanes)
-    lane_regional_adjustment_rate = np.empty(n_lanes)
-    lane_regional_noise = np.empty(n_lanes)
     lane_keys = np.empty(n_lanes, dtype=np.uint64)
+    lane_variant = np.empty(n_lanes, dtype=np.int64)
     lane_epoch = np.full(n_lanes, -1, dtype=np.int64)
-    lane_variant = variant[first : first + n_lanes]
+    for r in range(n_lanes):
+        run = first + min(r, real - 1)  # padding lanes repeat the block's last run
+        lane_keys[r] = keys[run]
+        lane_variant[r] = variant[run]
+    for pair in literal_unroll(setting_pairs):  # the run settings: once per block
+        source, lane = pair
+        for r in range(n_lanes):
+            lane[r] = source[lane_variant[r]]
     for r in range(n_lanes):
         v = lane_variant[r]
-        lane_keys[r] = keys[first + r]
-        lane_temperature[r] = temperature[v]
-        lane_lockin_bonus[r] = lockin_bonus[v]
-        lane_noise[r] = noise[v]
-        lane_rivalry_memory[r] = rivalry_memory[v]
-        lane_regional_adjustment_rate[r] = regional_adjustment_rate[v]
-        lane_regional_noise[r] = regional_noise[v]
         for i in range(n_states):
             for j in range(n_powers):
                 for d in range(n_dims):
@@ -182,17 +156,8 @@ def _simulate_block(first, n_lanes, keys, variant, record, stack, ties_out, regi
                 lane_epoch[r] = e
                 same = same and lane_variant[r] == lane_variant[0] and e == lane_epoch[0]
             if changed:
-                v, e = lane_variant, lane_epoch
-                _gather_lanes(base_offer, v, e, same, lane_base_offer)
-                _gather_lanes(log_base_offer, v, e, same, lane_log_base_offer)
-                _gather_lanes(rivalry_response, v, e, same, lane_rivalry_response)
-                _gather_lanes(attraction, v, e, same, lane_attraction)
-                _gather_lanes(membership, v, e, same, lane_membership)
-                _gather_lanes(floor, v, e, same, lane_floor)
-                _gather_lanes(balancing_propensity, v, e, same, lane_balancing_propensity)
-                _gather_lanes(adjustment_rate, v, e, same, lane_adjustment_rate)
-                _gather_lanes(need, v, e, same, lane_need)
-                _gather_lanes(regional_target, v, e, same, lane_regional_target)
+                for pair in literal_unroll(epoch_pairs):
+                    _gather_lanes(pair[0], lane_variant, lane_epoch, same, pair[1])
             advance_runs(
                 step,
                 ties,
@@ -204,22 +169,7 @@ def _simulate_block(first, n_lanes, keys, variant, record, stack, ties_out, regi
                 new_ties,
                 new_regional,
                 scratch,
-                lane_base_offer,
-                lane_log_base_offer,
-                lane_rivalry_response,
-                lane_attraction,
-                lane_membership,
-                lane_floor,
-                lane_balancing_propensity,
-                lane_adjustment_rate,
-                lane_need,
-                lane_regional_target,
-                lane_temperature,
-                lane_lockin_bonus,
-                lane_noise,
-                lane_rivalry_memory,
-                lane_regional_adjustment_rate,
-                lane_regional_noise,
+                lanes,
                 lane_keys,
             )
         if record[slot] == step + 1:
@@ -227,10 +177,10 @@ def _simulate_block(first, n_lanes, keys, variant, record, stack, ties_out, regi
             for i in range(n_states):
                 for j in range(n_powers):
                     for d in range(n_dims):
-                        for r in range(n_lanes):
+                        for r in range(real):
                             ties_out[first + r, slot, i, j, d] = ties[i, j, d, r]
                 for k in range(n_states):
-                    for r in range(n_lanes):
+                    for r in range(real):
                         regional_out[first + r, slot, i, k] = regional[i, k, r]
             slot += 1
             if slot == record.shape[0]:
@@ -238,11 +188,46 @@ def _simulate_block(first, n_lanes, keys, variant, record, stack, ties_out, regi
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _ensemble_kernel(keys, variant, record, stack, ties_out, regional_out):
-    """Every run, in blocks of :data:`LANES`; ``stack`` is :func:`stack_variants`' tuple."""
-    for first in range(0, keys.shape[0], LANES):
-        n_lanes = min(LANES, keys.shape[0] - first)
-        _simulate_block(first, n_lanes, keys, variant, record, stack, ties_out, regional_out)
+def _ensemble_kernel(
+    keys, variant, record, head, epoch_pairs, setting_pairs, lanes, ties_out, regional_out
+):
+    """Every run, in blocks of the lane buffers' width; arguments as :func:`_simulate_block`."""
+    width = lanes[0].shape[-1]
+    for first in range(0, keys.shape[0], width):
+        _simulate_block(
+            first,
+            keys,
+            variant,
+            record,
+            head,
+            epoch_pairs,
+            setting_pairs,
+            lanes,
+            ties_out,
+            regional_out,
+        )
+
+
+def _kernel_arguments(stack: Variants, width: int) -> tuple:
+    """The kernel's scenario arguments for a stack: head, lane buffers and their pairings.
+
+    A lane buffer holds one block's parameters for its current epoch: an epoch array
+    ``(V, K, *shape)`` gets a buffer ``(*shape, width)``, a run setting ``(V,)`` one of
+    ``(width,)``. Built from :attr:`CompiledScenario.RULE_ARGUMENTS`, so no list of names is
+    repeated here.
+    """
+    named = dict(zip(CompiledScenario.RULE_ARGUMENTS, stack, strict=True))
+    head = tuple(named[name] for name in CompiledScenario.RULE_ARGUMENTS[:3])
+    lanes = tuple(
+        np.empty((*named[name].shape[2:], width))
+        if name in CompiledScenario.EPOCH_ARRAYS
+        else np.empty(width)
+        for name in CompiledScenario.BLOCK_PARAMETERS
+    )
+    buffer = dict(zip(CompiledScenario.BLOCK_PARAMETERS, lanes, strict=True))
+    epoch_pairs = tuple((named[n], buffer[n]) for n in CompiledScenario.EPOCH_ARRAYS)
+    setting_pairs = tuple((named[n], buffer[n]) for n in CompiledScenario.RUN_SETTINGS)
+    return head, epoch_pairs, setting_pairs, lanes
 
 
 depend_on_sources(globals(), [__file__, rules.__file__, elementary.__file__])
@@ -327,7 +312,13 @@ def simulate_ensemble(
     announce_compile()
 
     def work(lo: int, hi: int) -> None:
-        _ensemble_kernel(keys[lo:hi], variant[lo:hi], record, stack, ties[lo:hi], regional[lo:hi])
+        if hi <= lo:  # a thread with no whole block to run
+            return
+        # each call its own lane buffers, as wide as a block (or its runs, if fewer)
+        arguments = _kernel_arguments(stack, min(LANES, hi - lo))
+        _ensemble_kernel(
+            keys[lo:hi], variant[lo:hi], record, *arguments, ties[lo:hi], regional[lo:hi]
+        )
 
     threads = max(1, min(int(threads), keys.size))
     if threads == 1:
@@ -344,31 +335,18 @@ def simulate_ensemble(
 def warm_up() -> None:
     """Compile (and cache on disk) the ensemble kernel for the rules' argument types.
 
-    Runs it on zero-step dummy arrays of the right dtypes and dimensions; used to compile in a
-    background process while a first small batch runs on the Mesa engine.
+    Runs it on zero-step dummy arrays of the declared dimensions
+    (:attr:`CompiledScenario.RULE_ARGUMENT_NDIM`); used to compile in a background process
+    while a first small batch runs on the Mesa engine.
     """
-    ndim = {
-        "epoch_of_step": 1,
-        "initial_ties": 3,
-        "initial_regional": 2,
-        "base_offer": 4,
-        "log_base_offer": 4,
-        "rivalry_response": 2,
-        "attraction": 3,
-        "membership": 4,
-        "floor": 4,
-        "balancing_propensity": 2,
-        "adjustment_rate": 2,
-        "need": 3,
-        "regional_target": 3,
-    }
     stack = tuple(
         np.zeros((1, 0), dtype=np.int64)
         if name == "epoch_of_step"
-        else np.zeros((1,) + (1,) * ndim.get(name, 0))
-        for name in CompiledScenario.RULE_ARGUMENTS
+        else np.zeros((1,) + (1,) * ndim)
+        for name, ndim in CompiledScenario.RULE_ARGUMENT_NDIM.items()
     )
     ties = np.zeros((1, 1, 1, 1, 1))
     regional = np.zeros((1, 1, 1, 1))
     one = np.zeros(1, dtype=np.int64)
-    _ensemble_kernel(np.zeros(1, dtype=np.uint64), one, one, stack, ties, regional)
+    arguments = _kernel_arguments(stack, 1)
+    _ensemble_kernel(np.zeros(1, dtype=np.uint64), one, one, *arguments, ties, regional)

@@ -382,32 +382,37 @@ def advance_runs(
     new_ties,
     new_regional,
     scratch,
-    base_offer,
-    log_base_offer,
-    rivalry_response,
-    attraction,
-    membership,
-    floor,
-    balancing_propensity,
-    adjustment_rate,
-    need,
-    regional_target,
-    temperature,
-    lockin_bonus,
-    noise,
-    rivalry_memory,
-    regional_adjustment_rate,
-    regional_noise,
+    parameters,
     keys,
 ):
     """One monthly step of a block of runs, calling the Mesa agents' rules in the same order.
 
     Powers make offers (from shares and memory at ``step``); states choose new ties; then
     :func:`commit_month` commits ties, shares and memory and advances the regional ties.
-    Parameters are the month's epoch slices with the runs on the last axis (see
-    :func:`state_ties_row`). State arrays are updated in place; ``offers``, ``log_offers``,
-    ``new_ties``, ``new_regional`` and ``scratch`` are work arrays.
+    ``parameters`` is the month's epoch slices and the run settings, with the runs on the last
+    axis, in the order :attr:`model.scenario.CompiledScenario.BLOCK_PARAMETERS` declares them
+    (``tests/test_rules.py`` checks the unpacking below against it). State arrays are updated
+    in place; ``offers``, ``log_offers``, ``new_ties``, ``new_regional`` and ``scratch`` are
+    work arrays.
     """
+    (
+        base_offer,
+        log_base_offer,
+        rivalry_response,
+        attraction,
+        membership,
+        floor,
+        balancing_propensity,
+        adjustment_rate,
+        need,
+        regional_target,
+        temperature,
+        lockin_bonus,
+        noise,
+        rivalry_memory,
+        regional_adjustment_rate,
+        regional_noise,
+    ) = parameters
     n_states, n_powers, n_dims, _ = ties.shape
     counter = np.int64(step) * noise_stride(n_states, n_powers, n_dims)
     for j in range(n_powers):

@@ -30,7 +30,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
@@ -765,7 +764,7 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
         ),
         alignment=alignment,
         events=tuple(events),
-        values=MappingProxyType(values),
+        values=values,
         parameters=parameters,
     )
     compiled = compile_scenario(scenario_args, r)
@@ -827,32 +826,43 @@ class CompiledScenario:
     substitution_difficulty: np.ndarray  # (D,)
     pole_matrix: np.ndarray  # (poles, P) 0/1
 
-    RULE_ARGUMENTS: ClassVar[tuple[str, ...]] = (
-        "epoch_of_step",
-        "initial_ties",
-        "initial_regional",
-        "base_offer",
-        "log_base_offer",
-        "rivalry_response",
-        "attraction",
-        "membership",
-        "floor",
-        "balancing_propensity",
-        "adjustment_rate",
-        "need",
-        "regional_target",
-        "temperature",
-        "lockin_bonus",
-        "noise",
-        "rivalry_memory",
-        "regional_adjustment_rate",
-        "regional_noise",
-    )
+    RULE_ARGUMENT_NDIM: ClassVar[dict[str, int]] = {
+        "epoch_of_step": 1,
+        "initial_ties": 3,
+        "initial_regional": 2,
+        "base_offer": 4,
+        "log_base_offer": 4,
+        "rivalry_response": 2,
+        "attraction": 3,
+        "membership": 4,
+        "floor": 4,
+        "balancing_propensity": 2,
+        "adjustment_rate": 2,
+        "need": 3,
+        "regional_target": 3,
+        "temperature": 0,
+        "lockin_bonus": 0,
+        "noise": 0,
+        "rivalry_memory": 0,
+        "regional_adjustment_rate": 0,
+        "regional_noise": 0,
+    }
+    """The rules' scenario arguments, in the engine's order, with each array's ndim: declared
+    once. The epoch arrays (first axis: epoch) and the run settings (scalars) follow the
+    three arrays of the initial state; :func:`model.rules.advance_runs` reads the last two
+    groups, as ``parameters``, in this order."""
+    RULE_ARGUMENTS: ClassVar[tuple[str, ...]] = tuple(RULE_ARGUMENT_NDIM)
     """Names of :meth:`rule_arguments`, in order."""
-    EPOCH_ARRAYS: ClassVar[tuple[str, ...]] = RULE_ARGUMENTS[3:13]
+    EPOCH_ARRAYS: ClassVar[tuple[str, ...]] = tuple(
+        name for name, ndim in list(RULE_ARGUMENT_NDIM.items())[3:] if ndim > 0
+    )
     """The rule arguments indexed by epoch first."""
-    RUN_SETTINGS: ClassVar[tuple[str, ...]] = RULE_ARGUMENTS[13:]
+    RUN_SETTINGS: ClassVar[tuple[str, ...]] = tuple(
+        name for name, ndim in RULE_ARGUMENT_NDIM.items() if ndim == 0
+    )
     """The rule arguments constant over a run (scalars)."""
+    BLOCK_PARAMETERS: ClassVar[tuple[str, ...]] = RULE_ARGUMENTS[3:]
+    """The ``parameters`` of :func:`model.rules.advance_runs`: epoch arrays, then settings."""
 
     def rule_arguments(self, n_steps: int | None = None) -> tuple:
         """The scenario arguments of the ensemble engine's kernel, in its order.

@@ -210,3 +210,23 @@ def test_ties_decaying_to_zero_give_uniform_shares_not_nan():
     np.testing.assert_array_equal(model.shares[kaz], 1.0 / len(scenario.powers))
     ties, _ = _engine(scenario.compiled, model.noise_key, scenario.n_steps)
     assert np.array_equal(ties, model.ties_history)
+
+
+def test_advance_runs_unpacks_the_declared_block_parameters():
+    """The one place the rules name their packed parameters agrees with the declaration
+    (CompiledScenario.BLOCK_PARAMETERS), which the engine's buffers are built from."""
+    import ast
+    import inspect
+
+    from model import rules
+
+    tree = ast.parse(inspect.getsource(rules.advance_runs.py_func))
+    unpack = next(
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "parameters"
+    )
+    names = tuple(element.id for element in unpack.targets[0].elts)
+    assert names == CompiledScenario.BLOCK_PARAMETERS
