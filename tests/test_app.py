@@ -97,7 +97,7 @@ def test_controls_cover_states_powers_and_key_events(baseline):
 
 def test_snapping_matches_the_browser_slider(baseline):
     control = controls(baseline)["Balancing propensity"][0]
-    assert control.snapped(1.215) == 1.22  # what the browser shows for the calibrated 1.215
+    assert control.snapped(1.215) == 1.22  # the browser's slider rounds to its 0.01 grid
     assert control.snapped(25.0) == 20.0 and control.snapped(-1.0) == 0.0
 
 
@@ -194,13 +194,13 @@ def test_saved_settings_extend_the_scenario_and_load(scenario_folder):
     assert path == scenario_folder / "kaz-more-balancing.toml"
     text = path.read_text()
     assert 'extends = "baseline.toml"' in text
-    assert 'states.KAZ.balancing_propensity = { value = 3.5, source = "dashboard: was 1.215' in text
+    assert 'states.KAZ.balancing_propensity = { value = 3.5, source = "dashboard: was 1.384' in text
     assert "events.bri_2013.enabled = false" in text
     saved = load_scenario(path)
     assert saved.name == "kaz-more-balancing" and saved.seed == 42
     for key, value in overrides.items():
         assert current_value(saved, key) == value
-    assert saved.parameters[KAZ].source.startswith("dashboard: was 1.215")
+    assert saved.parameters[KAZ].source.startswith("dashboard: was 1.384")
     # never overwrite silently
     with pytest.raises(SaveError, match="exists already"):
         save_settings(base_path, {KAZ: 1.0}, 42, "kaz-more-balancing")
@@ -292,7 +292,7 @@ def test_page_shows_controls_in_the_sidebar(monkeypatch):
         assert picker.v_model == "baseline.toml" and "patterns.toml" not in picker.items
         for label in ("Run", "Ensemble (50 seeds)", "+1 year", "Save settings as scenario"):
             assert not button(rc, label).disabled
-        assert slider(rc, KAZ).v_model == 1.22  # 1.215 on the slider's grid
+        assert slider(rc, KAZ).v_model == 1.38  # the calibrated 1.384 on the slider's grid
         assert "2021-12" in summary(rc) and figure_png(rc, "dependence")[:4] == b"\x89PNG"
         assert messages(rc) == []
     finally:
@@ -474,7 +474,7 @@ def test_end_to_end_slider_and_run_change_the_trajectory_view(chromium, served, 
 
             kaz = ".mv-slider-states-KAZ-balancing_propensity"
             page.get_by_role("slider", name="Kazakhstan balancing propensity").focus()
-            page.keyboard.press("PageUp")  # a tenth of the range: 1.215 -> 3.22
+            page.keyboard.press("PageUp")  # a tenth of the range: 1.384 -> 3.38
             page.wait_for_function(
                 f"parseFloat(document.querySelector('{kaz} .mv-value').textContent) > 2.5"
             )

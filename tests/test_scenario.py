@@ -317,7 +317,7 @@ def test_with_overrides_applies_and_records_the_value():
     leaf = scenario.parameters["states.KAZ.balancing_propensity"]
     assert leaf.value == 2.5 and leaf.source == "override (--set)"
     assert scenario.hash != BASELINE.hash
-    assert BASELINE.values["states.KAZ.balancing_propensity"] == 1.215  # original untouched
+    assert BASELINE.values["states.KAZ.balancing_propensity"] == 1.384  # original untouched
 
 
 @pytest.mark.parametrize(
@@ -393,3 +393,12 @@ def test_baseline_has_at_least_40_sourced_events():
 def test_set_value_with_a_second_line_is_rejected():
     with pytest.raises(ScenarioError, match="a single value on one line"):
         load_scenario(BASELINE_PATH, ["model.noise=0.1\nscenario.end='2030-12'"])
+
+
+def test_a_scenario_pickles_for_worker_processes():
+    """The processes executor and mesa.batch_run send scenarios to workers by pickle."""
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(BASELINE))
+    assert copy.hash == BASELINE.hash and copy.values == BASELINE.values
+    assert np.array_equal(copy.compiled.base_offer, BASELINE.compiled.base_offer)

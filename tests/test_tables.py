@@ -92,3 +92,40 @@ def test_no_kept_month_gives_empty_tables_with_the_same_columns(batch):
         assert len(empty[name]) == 0
         assert list(empty[name].columns) == list(frame.columns)
         assert (empty[name].dtypes == frame.dtypes).all()
+
+
+def test_a_metric_added_to_the_registry_reaches_the_tables(baseline, monkeypatch):
+    """Adding a metric is one function and one registry entry: the table picks it up."""
+    from model import metrics
+
+    def west_minus_russia(alignment: np.ndarray) -> np.ndarray:
+        """US + EU share minus Russia's share of the alignment vector."""
+        powers = list(baseline.power_ids)
+        west = alignment[..., powers.index("USA")] + alignment[..., powers.index("EU")]
+        return west - alignment[..., powers.index("RUS")]
+
+    entry = metrics.Metric(
+        "west_minus_russia",
+        "West minus Russia",
+        "share",
+        -1.0,
+        1.0,
+        "test metric",
+        lambda out, k: west_minus_russia(out["shares"][..., -1]),
+    )
+    monkeypatch.setattr(metrics, "METRICS", (*metrics.METRICS, entry))
+    steps, keep = recording("metrics", baseline.n_steps)
+    ties, regional = simulate_ensemble(baseline.compiled, [5], record=steps)
+    table = batch_tables(
+        baseline,
+        {"run": np.array([0]), "seed": np.array([5], dtype=np.uint64)},
+        ties,
+        regional,
+        steps=steps,
+        keep=keep,
+        tables=("metrics",),
+    )["metrics"]
+    alignment = alignment_shares(partner_shares(ties[0, -1]), baseline.compiled.dimension_weight)
+    np.testing.assert_allclose(
+        table["west_minus_russia"], west_minus_russia(alignment).astype(np.float32)
+    )
