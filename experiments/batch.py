@@ -75,7 +75,7 @@ EXECUTORS = ("serial", "threads", "processes", "dask")
 CHUNK_CAP = {"monthly": 100, "annual": 500, "metrics": 2000}
 MIN_CHUNK = {"ensemble": 250, "mesa": 4}
 # on a cold compile cache, batches this small per worker run on the Mesa engine (~40 runs/s
-# per worker), which finishes before the ensemble kernel would have compiled (~17 s)
+# per worker), which finishes before the ensemble kernel would have compiled (~24 s)
 SMALL_BATCH = 200
 SERIAL_MESA_BATCH = 64
 
@@ -609,7 +609,7 @@ def run_batch(
     workers = (os.cpu_count() or 1) if workers is None else workers
     n_runs = (scenario.runs if runs is None else runs) * (1 if sweep is None else sweep.n_points)
     if engine == "ensemble" and n_runs <= SMALL_BATCH * workers and _kernel_not_compiled():
-        # compiling the ensemble kernel (~17 s, once per machine) would take longer than these
+        # compiling the ensemble kernel (~24 s, once per machine) would take longer than these
         # runs on the Mesa engine, whose results are identical; compile it for next time
         print(
             f"multivector: the ensemble engine is not compiled yet on this machine; running "

@@ -12,7 +12,7 @@ number of runs, its block or position, its chunk or the number of threads.
 
 The kernel is a plain (serial) compiled loop that releases the GIL; ``threads > 1`` splits the
 blocks into contiguous slices run on that many Python threads. It is compiled on first use (about
-17 s) and cached on disk next to the module (numba ``cache=True``), so later processes load it; the
+24 s) and cached on disk next to the module (numba ``cache=True``), so later processes load it; the
 cache is keyed on this file, ``rules.py`` and ``elementary.py`` (:mod:`model._cache`).
 """
 
