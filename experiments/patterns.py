@@ -319,6 +319,7 @@ class Observation:
             difficulty=c.substitution_difficulty,
             pole_matrix=c.pole_matrix,
             steps=self.steps,
+            lazy=True,
         )
         self.state = {s: k for k, s in enumerate(scenario.state_ids)}
         self.power = {p: k for k, p in enumerate(scenario.power_ids)}

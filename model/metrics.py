@@ -10,7 +10,7 @@ Conventions: a *share vector* ``x`` has partners on its last axis, entries in [0
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,7 +207,8 @@ def measure(
     pole_matrix: np.ndarray,
     axes: tuple[tuple[int, int], ...] = (),
     steps: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
+    lazy: bool = False,
+) -> Mapping[str, np.ndarray]:
     """All metrics of trajectories, broadcasting over leading axes (e.g. runs).
 
     Parameters
@@ -219,10 +220,12 @@ def measure(
     axes : pairs of pole indices for :func:`relative_alignment`
     steps : (T,) the months recorded (default every month ``0 .. T-1``); a drift whose
         reference month (0, or a year earlier) is not recorded is NaN
+    lazy : compute each metric on first access only (:class:`Measures`), for callers that read
+        a few of them (the pattern language); the values are the same either way
 
     Returns
     -------
-    dict
+    Mapping
         ``shares`` (..., T, S, P, D+1): partner shares per dimension, the last being the
         dimension-weighted alignment vector ("overall"); per (..., T, S, D+1):
         ``largest_share``, ``largest_partner`` (index), ``hhi``, ``hhi_normalised``,
@@ -231,32 +234,86 @@ def measure(
         (..., T, S, Q); ``relative_alignment`` (..., T, S, len(axes)); ``regional_cooperation``
         (..., T).
     """
-    shares = partner_shares(ties)
-    overall = alignment_shares(shares, weights)
-    all_shares = np.concatenate([shares, overall[..., None]], axis=-1)
-    by_partner_last = np.swapaxes(all_shares, -1, -2)  # (..., T, S, D+1, P)
-    poles = pole_shares(overall, pole_matrix)
-    moved = np.swapaxes(overall, -2, -3)  # (..., S, T, P): time on axis -2 for drift
-    out = {
-        "shares": all_shares,
-        "largest_share": largest_share(by_partner_last),
-        "largest_partner": np.argmax(by_partner_last, axis=-1),
-        "hhi": hhi(by_partner_last),
-        "hhi_normalised": hhi_normalised(by_partner_last),
-        "effective_partners": effective_partners(by_partner_last),
-        "vulnerability": vulnerability(shares, difficulty, weights),
-        "drift_from_start": np.swapaxes(alignment_drift(moved, None, steps), -1, -2),
-        "drift_year_on_year": np.swapaxes(alignment_drift(moved, 12, steps), -1, -2),
-        "poles": poles,
-        "relative_alignment": np.stack(
-            [relative_alignment(poles[..., a], poles[..., b]) for a, b in axes], axis=-1
-        )
-        if axes
-        else np.zeros((*poles.shape[:-1], 0)),
-        "regional_engagement": regional_engagement(regional),
-        "regional_cooperation": regional_cooperation(regional),
-    }
-    return out
+    measures = Measures(ties, regional, weights, difficulty, pole_matrix, axes, steps)
+    return measures if lazy else {name: measures[name] for name in measures}
+
+
+class Measures(Mapping):
+    """:func:`measure`'s metrics, each computed on first access and kept."""
+
+    def __init__(self, ties, regional, weights, difficulty, pole_matrix, axes, steps):
+        self._ties, self._regional = ties, regional
+        self._weights, self._difficulty = weights, difficulty
+        self._pole_matrix, self._axes, self._steps = pole_matrix, axes, steps
+        self._done: dict[str, np.ndarray] = {}
+
+    def _compute(self, name: str) -> np.ndarray:
+        if name == "dimension_shares":
+            return partner_shares(self._ties)
+        if name == "overall":
+            return alignment_shares(self["dimension_shares"], self._weights)
+        if name == "shares":
+            return np.concatenate([self["dimension_shares"], self["overall"][..., None]], axis=-1)
+        if name == "by_partner_last":
+            return np.swapaxes(self["shares"], -1, -2)  # (..., T, S, D+1, P)
+        last = self["by_partner_last"] if name in _PER_DIMENSION else None
+        if name == "largest_share":
+            return largest_share(last)
+        if name == "largest_partner":
+            return np.argmax(last, axis=-1)
+        if name == "hhi":
+            return hhi(last)
+        if name == "hhi_normalised":
+            return hhi_normalised(last)
+        if name == "effective_partners":
+            return effective_partners(last)
+        if name == "vulnerability":
+            return vulnerability(self["dimension_shares"], self._difficulty, self._weights)
+        if name in ("drift_from_start", "drift_year_on_year"):
+            moved = np.swapaxes(self["overall"], -2, -3)  # (..., S, T, P): time on axis -2
+            lag = None if name == "drift_from_start" else 12
+            return np.swapaxes(alignment_drift(moved, lag, self._steps), -1, -2)
+        if name == "poles":
+            return pole_shares(self["overall"], self._pole_matrix)
+        if name == "relative_alignment":
+            poles = self["poles"]
+            if not self._axes:
+                return np.zeros((*poles.shape[:-1], 0))
+            return np.stack(
+                [relative_alignment(poles[..., a], poles[..., b]) for a, b in self._axes],
+                axis=-1,
+            )
+        if name == "regional_engagement":
+            return regional_engagement(self._regional)
+        if name == "regional_cooperation":
+            return regional_cooperation(self._regional)
+        raise KeyError(name)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._done:
+            self._done[name] = self._compute(name)
+        return self._done[name]
+
+    def __iter__(self):
+        return iter(MEASURES)
+
+    def __len__(self) -> int:
+        return len(MEASURES)
+
+
+_PER_DIMENSION = ("largest_share", "largest_partner", "hhi", "hhi_normalised", "effective_partners")
+MEASURES = (
+    "shares",
+    *_PER_DIMENSION,
+    "vulnerability",
+    "drift_from_start",
+    "drift_year_on_year",
+    "poles",
+    "relative_alignment",
+    "regional_engagement",
+    "regional_cooperation",
+)
+"""The keys of :func:`measure`'s output, in order."""
 
 
 # --------------------------------------------------------------------------------------------
