@@ -1,40 +1,43 @@
 """Approximate Bayesian computation by sequential Monte Carlo (ABC-SMC), evaluated in blocks.
 
 The calibration's posterior (:func:`experiments.calibration.calibrate_posterior`) comes from
-this sampler: the population Monte Carlo ABC of Beaumont, Cornuet, Marin & Robert (2009,
-*Biometrika* 96(4):983-990) with the adaptive thresholds of Del Moral, Doucet & Jasra (2012,
-*Statistics and Computing* 22:1009-1020) as pyabc implements them by default (each threshold
-the weighted median of the previous generation's distances; Klinger, Rickert & Hasenauer 2018,
-*Bioinformatics* 34(20):3591-3593).
+this sampler: the adaptive ABC-SMC of Del Moral, Doucet & Jasra (2012, *Statistics and
+Computing* 22:1009-1020), with one simulation per particle and a random-walk Metropolis-Hastings
+move whose covariance is twice the population's (Beaumont, Cornuet, Marin & Robert 2009,
+*Biometrika* 96(4):983-990).
 
 Why not pyabc itself: its samplers hand the model one parameter vector at a time
 (``simulate_one``), while a particle of this model costs microseconds of simulation and
 milliseconds of Python around it; the ensemble engine is only fast when hundreds of particles
-run as one block of variants. This sampler proposes a block of particles, evaluates their
-distances in one call and accepts in proposal order, so its result does not depend on the
-block size's effect on timing, only on the seed. ``tests/test_abc.py`` checks it against the
-analytic posterior of a conjugate model and against pyabc on the same toy model.
+run as one block of variants. Here every generation's moves are one block: all ``N`` proposals
+are evaluated in one call. And unlike pyabc's population Monte Carlo, whose importance weights
+divide by a kernel density of the previous population (which degenerates with a dozen or more
+parameters and a few hundred particles: a trial with 13 parameters and 128 particles fell to
+an effective sample size of 3), the weights here are 0 or 1, so the effective sample size is
+set by the threshold schedule. ``tests/test_abc.py`` checks the sampler against the analytic
+posterior of a conjugate model and against pyabc on the same toy model.
 
 The algorithm, for free parameters ``theta`` with independent uniform priors on boxes
 ``[low, high]``:
 
 1. Parameters are moved to an unbounded space, ``z = logit((theta - low) / (high - low))``,
    whose prior density is ``p(z) = prod_k u_k (1 - u_k)`` with ``u = (theta - low) / (high -
-   low)``. Perturbations there never leave the prior's support, so no proposal is wasted and
-   the importance weights need no truncation correction.
-2. Generation 0: ``N`` draws from the prior, all accepted, equal weights.
-3. Generation ``t``: threshold ``eps_t`` = weighted quantile ``alpha`` of generation ``t-1``'s
-   distances. Proposals: a particle ``j`` drawn with probability ``w_j``, moved by a Gaussian
-   kernel ``K = N(0, 2 Sigma)`` with ``Sigma`` the weighted covariance of generation ``t-1`` in
-   ``z`` (Beaumont et al. 2009). A proposal is accepted when its distance is at most ``eps_t``.
-   Accepted particle ``i`` gets weight ``w_i ∝ p(z_i) / sum_j w_j K(z_i - z_j)``.
-4. Stop after ``generations`` generations, or when a generation's acceptance rate falls below
-   ``min_acceptance``: a generation that has not accepted ``N`` particles after ``N /
-   min_acceptance`` proposals is abandoned and the previous one is the result.
+   low)``. Moves there never leave the prior's support.
+2. Generation 0: ``N`` draws from the prior, each simulated once; its distance ``d_i``.
+3. Generation ``t``: the threshold ``eps_t`` is the ``alpha`` quantile of the current distances
+   (so about ``alpha N`` particles survive); the particles with ``d_i <= eps_t`` are resampled
+   to ``N`` (multinomial, equal weights); then each particle makes Metropolis-Hastings steps
+   (as many as give it a 95% chance of moving, at most ``max_moves``) targeting
+   ``p(z) 1{d <= eps_t}``: proposal ``z' = z + N(0, 2 Sigma)`` with ``Sigma`` the covariance
+   of the resampled population, one new simulation ``d'``, accepted when ``d' <= eps_t`` and
+   ``U < p(z') / p(z)``. The pair ``(z, d)`` then targets the ABC posterior at
+   ``eps_t`` (Del Moral et al. 2012, section 3).
+4. Stop after ``generations`` generations, or after a generation whose first moves are
+   accepted less often than ``min_acceptance`` (the particles no longer mix).
 
 Every random number comes from one :class:`numpy.random.Generator` seeded with ``seed``, and
-each proposal gets its own simulation seed from it, so the result is a function of the seed and
-the distance function alone.
+each simulation gets its own seed from it, so the result is a function of the seed and the
+distance function alone, whatever the block size or the number of threads.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit, logsumexp
+from scipy.special import expit, logit
 from tqdm import tqdm
 
 __all__ = ["Generation", "Posterior", "abc_smc", "weighted_quantile"]
@@ -58,10 +61,9 @@ class Generation:
 
     epsilon: float
     evaluations: int
-    acceptance: float
-    ess: float
+    acceptance: float  # share of Metropolis-Hastings moves accepted (1 for the prior's)
+    distinct: float  # distinct particles after the moves (resampling duplicates some)
     median_distance: float
-    abandoned: bool = False  # acceptance fell below min_acceptance; its particles were dropped
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,8 @@ def abc_smc(
     generations: int = 8,
     seed: int = 0,
     alpha: float = 0.5,
-    min_acceptance: float = 0.02,
-    block: int = 256,
+    max_moves: int = 10,
+    min_acceptance: float = 0.05,
     progress: bool = False,
     callback: Callable[[int, Generation], None] | None = None,
 ) -> Posterior:
@@ -146,14 +148,19 @@ def abc_smc(
     ----------
     distance : ``distance(theta, seeds) -> d``: for a (B, k) block of parameter vectors and
         (B,) simulation seeds (uint64), each particle's distance to the data (B,), >= 0; it
-        must be a function of its arguments alone (the block's composition must not matter)
+        must be a function of each row and its seed alone (the block's composition must not
+        matter)
     keys, low, high : the parameters' names and their prior boxes, ``low < high``
     particles : population size ``N``
     generations : at most this many generations after the prior's (generation 0)
     seed : the seed of every random number the sampler draws
-    alpha : the quantile of the previous distances that sets each threshold (pyabc: 0.5)
-    min_acceptance : abandon a generation (and stop) when its acceptance rate falls below this
-    block : proposals evaluated per call of ``distance`` (at least; more when acceptance is low)
+    alpha : the share of particles each threshold keeps (the threshold's quantile)
+    max_moves : at most this many Metropolis-Hastings steps per particle and generation; the
+        number is set from the first step's acceptance rate ``a`` so that a particle has moved
+        at least once with probability 0.95, ``ceil(log 0.05 / log(1 - a))`` (Drovandi &
+        Pettitt 2011, *Biometrics* 67(1):225-233)
+    min_acceptance : stop after a generation whose first moves are accepted less often than
+        this (the particles no longer mix: more generations would mostly copy them)
     """
     low = np.asarray(low, dtype=float)
     high = np.asarray(high, dtype=float)
@@ -170,8 +177,9 @@ def abc_smc(
         u = expit(z)
         return np.sum(np.log(u) + np.log1p(-u), axis=1)
 
-    def simulation_seeds(n: int) -> np.ndarray:
-        return rng.integers(0, 2**63, size=n, dtype=np.uint64)
+    def simulate(z: np.ndarray) -> np.ndarray:
+        seeds = rng.integers(0, 2**63, size=len(z), dtype=np.uint64)
+        return np.asarray(distance(to_theta(z), seeds), dtype=float)
 
     bar = tqdm(
         total=generations + 1,
@@ -183,63 +191,53 @@ def abc_smc(
     )
     history: list[Generation] = []
     try:
-        # generation 0: the prior
         u = rng.random((particles, k))
         z = logit(np.clip(u, 1e-12, 1 - 1e-12))
-        d = np.asarray(distance(to_theta(z), simulation_seeds(particles)), dtype=float)
-        w = np.full(particles, 1.0 / particles)
+        d = simulate(z)
         history.append(Generation(math.inf, particles, 1.0, float(particles), float(np.median(d))))
         bar.update()
         if callback is not None:
             callback(0, history[-1])
         for t in range(1, generations + 1):
-            epsilon = float(weighted_quantile(d, w, alpha)[0])
-            covariance = 2.0 * np.atleast_2d(np.cov(z, rowvar=False, aweights=w))
-            covariance += 1e-12 * np.eye(k)
+            epsilon = float(np.quantile(d, alpha, method="inverted_cdf"))
+            alive = np.flatnonzero(d <= epsilon)
+            chosen = alive[rng.integers(0, len(alive), size=particles)]
+            z, d = z[chosen], d[chosen]
+            covariance = 2.0 * np.atleast_2d(np.cov(z, rowvar=False)) + 1e-12 * np.eye(k)
             chol = np.linalg.cholesky(covariance)
-            accepted_z: list[np.ndarray] = []
-            accepted_d: list[np.ndarray] = []
-            n_accepted = evaluations = 0
-            limit = math.ceil(particles / min_acceptance)
-            size = min(block, limit)
-            while n_accepted < particles and evaluations < limit:
-                parents = rng.choice(particles, size=size, p=w)
-                proposal = z[parents] + rng.standard_normal((size, k)) @ chol.T
-                dist = np.asarray(distance(to_theta(proposal), simulation_seeds(size)), float)
-                evaluations += size
-                keep = dist <= epsilon
-                accepted_z.append(proposal[keep])
-                accepted_d.append(dist[keep])
-                n_accepted += int(keep.sum())
-                rate = max(n_accepted / evaluations, 1.0 / evaluations)
-                size = max(block, math.ceil(1.1 * (particles - n_accepted) / rate))
-                size = min(size, 64 * block, limit - evaluations)
-            if n_accepted < particles:  # acceptance below min_acceptance: keep generation t-1
-                history.append(
-                    Generation(epsilon, evaluations, n_accepted / evaluations, 0, math.nan, True)
-                )
-                break
-            new_z = np.concatenate(accepted_z)[:particles]
-            new_d = np.concatenate(accepted_d)[:particles]
-            # w_i ∝ p(z_i) / sum_j w_j K(z_i - z_j), in logs
-            solved = np.linalg.solve(chol, (new_z[:, None, :] - z[None, :, :]).reshape(-1, k).T)
-            log_kernel = -0.5 * np.sum(solved**2, axis=0).reshape(particles, particles)
-            log_w = log_prior(new_z) - logsumexp(log_kernel, b=w[None, :], axis=1)
-            new_w = np.exp(log_w - logsumexp(log_w))
-            z, d, w = new_z, new_d, new_w / new_w.sum()
-            acceptance = n_accepted / evaluations
+            accepted = steps = 0
+            moves = 1
+            while steps < moves:
+                proposal = z + rng.standard_normal((particles, k)) @ chol.T
+                log_ratio = log_prior(proposal) - log_prior(z)
+                uniform = rng.random(particles)
+                d_new = simulate(proposal)
+                move = (d_new <= epsilon) & (np.log(uniform) < log_ratio)
+                z = np.where(move[:, None], proposal, z)
+                d = np.where(move, d_new, d)
+                accepted += int(move.sum())
+                steps += 1
+                if steps == 1:
+                    first = accepted / particles
+                    if 0 < first < 1:
+                        moves = min(max_moves, math.ceil(math.log(0.05) / math.log(1 - first)))
+            acceptance = accepted / (steps * particles)
             generation = Generation(
                 epsilon,
-                evaluations,
+                steps * particles,
                 acceptance,
-                float(1.0 / np.sum(w**2)),
-                float(weighted_quantile(d, w, 0.5)[0]),
+                float(len(np.unique(z, axis=0))),
+                float(np.median(d)),
             )
             history.append(generation)
             bar.update()
             bar.set_postfix(eps=f"{epsilon:.4f}", acc=f"{acceptance:.2f}")
             if callback is not None:
                 callback(t, generation)
+            if first < min_acceptance:
+                break
     finally:
         bar.close()
-    return Posterior(tuple(keys), to_theta(z), w, d, tuple(history))
+    return Posterior(
+        tuple(keys), to_theta(z), np.full(particles, 1.0 / particles), d, tuple(history)
+    )

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from experiments.abc import Generation, Posterior
 from experiments.design import SweepParameter, check_value
 from experiments.observed import ObservationTargets, fit_window, load_observed
 from experiments.patterns import Observation, Pattern, load_patterns, months_needed, pattern_loss
@@ -49,7 +50,9 @@ from model.scenario import Scenario, ScenarioError, month_index
 __all__ = [
     "CalibrationSpec",
     "Fit",
+    "PosteriorFit",
     "calibrate",
+    "calibrate_posterior",
     "calibration_spec",
     "code_fingerprint",
     "default_patterns",
@@ -57,12 +60,17 @@ __all__ = [
     "fit_targets",
     "fitted_scenario_text",
     "losses",
+    "particle_seeds",
     "patterns_for",
+    "posterior_draws",
+    "posterior_predictive",
     "prior_check",
     "prior_draws",
     "validate",
 ]
 
+METHODS = ("differential-evolution", "abc-smc")
+"""``[calibration] method``: one point (:func:`calibrate`) or a posterior."""
 INFEASIBLE = 10.0  # loss of a candidate the scenario's validation rejects
 RUNS_PER_CALL = 256  # runs simulated and measured at once (memory: ~100 MB of monthly ties)
 
@@ -80,38 +88,85 @@ def patterns_for(scenario: Scenario, path: str | Path | None = None) -> tuple[li
     return load_patterns(path, scenario), path
 
 
+class _Runs:
+    """The runs ``runs`` of one variant inside an :class:`Observation` of a group of variants.
+
+    Measuring a group at once costs one pass of numpy over all its runs instead of one per
+    variant; a pattern's margins are computed for the group once and sliced.
+    """
+
+    def __init__(self, whole: Observation, runs: slice):
+        self.whole, self.runs = whole, runs
+        self.scenario = whole.scenario
+
+    def margins(self, pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
+        margins, left = self.whole.margins(pattern)
+        return margins[self.runs], left[self.runs]
+
+
+def _measured_alike(group: Sequence[Scenario]) -> bool:
+    """Whether the variants share every compiled value the metrics read (then one Observation
+    of all their runs gives each variant's metrics)."""
+    first = group[0].compiled
+    return all(
+        np.array_equal(v.compiled.dimension_weight, first.dimension_weight)
+        and np.array_equal(v.compiled.substitution_difficulty, first.substitution_difficulty)
+        and np.array_equal(v.compiled.pole_matrix, first.pole_matrix)
+        and v.start == group[0].start
+        for v in group[1:]
+    )
+
+
 def _observe(
     variants: Sequence[Scenario],
     seeds: np.ndarray,
     steps: np.ndarray,
     threads: int,
     targets: ObservationTargets | None = None,
-) -> list[tuple[Observation, np.ndarray | None]]:
-    """Run every variant for every seed.
+) -> list[tuple[Observation | _Runs, np.ndarray | None]]:
+    """Run every variant for every seed (``seeds`` (R,), common, or (V, R), one row per variant).
 
-    Returns, per variant, an :class:`Observation` of the pattern months ``steps`` and, with
-    ``targets``, the partner shares of every month up to the last target (else None).
+    Returns, per variant, an :class:`Observation` (or its runs of a group's) of the pattern
+    months ``steps`` and, with ``targets``, the partner shares of every month up to the last
+    target (else None).
     """
     recorded = steps if targets is None else np.union1d(steps, targets.steps)
     pattern_months = np.searchsorted(recorded, steps)
-    per_call = max(1, RUNS_PER_CALL // len(seeds))
-    out: list[tuple[Observation, np.ndarray | None]] = []
+    runs_each = seeds.shape[-1]
+    per_call = max(1, RUNS_PER_CALL // runs_each)
+    out: list[tuple[Observation | _Runs, np.ndarray | None]] = []
     for first in range(0, len(variants), per_call):
         group = variants[first : first + per_call]
         stack = stack_variants([v.compiled for v in group])
-        variant = np.repeat(np.arange(len(group)), len(seeds))
-        ties, regional = simulate_ensemble(
-            stack, np.tile(seeds, len(group)), variant=variant, record=recorded, threads=threads
+        variant = np.repeat(np.arange(len(group)), runs_each)
+        group_seeds = (
+            seeds[first : first + len(group)].ravel()
+            if seeds.ndim == 2
+            else np.tile(seeds, len(group))
         )
-        for k, scenario in enumerate(group):
-            runs = slice(k * len(seeds), (k + 1) * len(seeds))
-            observation = Observation(
-                scenario, ties[runs][:, pattern_months], regional[runs][:, pattern_months], steps
+        ties, regional = simulate_ensemble(
+            stack, group_seeds, variant=variant, record=recorded, threads=threads
+        )
+        whole = None
+        if _measured_alike(group):
+            whole = Observation(
+                group[0], ties[:, pattern_months], regional[:, pattern_months], steps
             )
-            monthly = None
-            if targets is not None:  # recorded starts with months 0..last_step, contiguous
-                monthly = partner_shares(ties[runs][:, : targets.last_step + 1])
-            out.append((observation, monthly))
+        monthly_all = None
+        if targets is not None:  # recorded starts with months 0..last_step, contiguous
+            monthly_all = partner_shares(ties[:, : targets.last_step + 1])
+        for k, scenario in enumerate(group):
+            runs = slice(k * runs_each, (k + 1) * runs_each)
+            if whole is not None:
+                observation = _Runs(whole, runs)
+            else:
+                observation = Observation(
+                    scenario,
+                    ties[runs][:, pattern_months],
+                    regional[runs][:, pattern_months],
+                    steps,
+                )
+            out.append((observation, None if monthly_all is None else monthly_all[runs]))
     return out
 
 
@@ -189,6 +244,7 @@ def losses(
 ) -> np.ndarray:
     """The fit's loss of each variant (``INFEASIBLE`` for None).
 
+    ``seeds``: the runs' seeds, (R,) common to every variant or (V, R) one row per variant.
     The mean loss of the scored patterns (:func:`experiments.patterns.pattern_loss`; sanity
     checks are left out), plus ``observed_weight``
     times the loss of the fit-window observations ``targets``
@@ -201,6 +257,8 @@ def losses(
     reference = variants[feasible[0]]
     steps = months_needed(patterns, reference)
     use = targets if targets is not None and observed_weight > 0 else None
+    if seeds.ndim == 2:
+        seeds = seeds[feasible]
     observations = _observe([variants[k] for k in feasible], seeds, steps, threads, use)
     scored = [p for p in patterns if p.scored] or list(patterns)
     for k, (observation, monthly) in zip(feasible, observations, strict=True):
@@ -220,6 +278,9 @@ class CalibrationSpec:
     maxiter: int = 20
     popsize: int = 6
     observed_weight: float = 0.0
+    method: str = "differential-evolution"
+    particles: int = 400
+    generations: int = 8
 
 
 def calibration_spec(scenario: Scenario) -> CalibrationSpec:
@@ -233,16 +294,29 @@ def calibration_spec(scenario: Scenario) -> CalibrationSpec:
         raise ScenarioError(
             scenario.file, "calibration.free", "(none)", "a table of key paths with [low, high]"
         )
-    settings = {"runs": (16, 1), "seed": (0, 0), "maxiter": (20, 1), "popsize": (6, 2)}
+    settings = {
+        "runs": (16, 1),
+        "seed": (0, 0),
+        "maxiter": (20, 1),
+        "popsize": (6, 2),
+        "particles": (400, 10),
+        "generations": (8, 1),
+    }
     values: dict = {}
     for key, leaf in leaves.items():
         head = key.split(".")[0]
-        if head not in (*settings, "free", "patterns", "observed_weight"):
-            allowed = ", ".join((*settings, "observed_weight", "patterns", "free"))
+        if head not in (*settings, "free", "patterns", "observed_weight", "method"):
+            allowed = ", ".join((*settings, "method", "observed_weight", "patterns", "free"))
             raise ScenarioError(
                 leaf.file, f"calibration.{key}", leaf.value, f"unknown key (allowed: {allowed})"
             )
-        if head == "observed_weight":
+        if head == "method":
+            if leaf.value not in METHODS:
+                raise ScenarioError(
+                    leaf.file, f"calibration.{key}", leaf.value, f"one of {', '.join(METHODS)}"
+                )
+            values[head] = leaf.value
+        elif head == "observed_weight":
             v = leaf.value
             if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 100:
                 raise ScenarioError(leaf.file, f"calibration.{key}", v, "a number in [0, 100]")
@@ -277,6 +351,7 @@ def calibration_spec(scenario: Scenario) -> CalibrationSpec:
         tuple(free),
         **{k: values.get(k, d[0]) for k, d in settings.items()},
         observed_weight=values.get("observed_weight", 0.0),
+        method=values.get("method", METHODS[0]),
     )
 
 
@@ -344,12 +419,7 @@ def calibrate(
     from scipy.optimize import differential_evolution
 
     spec = spec or calibration_spec(scenario)
-    patterns = list(patterns or load_patterns(default_patterns(scenario), scenario))
-    if until is not None:
-        last = month_index(until)
-        patterns = [p for p in patterns if p.months[1] <= last]
-        if not patterns:
-            raise ScenarioError("--until", "until", until, "a month after some pattern's dates")
+    patterns = _fit_patterns(patterns or load_patterns(default_patterns(scenario), scenario), until)
     keys = [p.key for p in spec.free]
     bounds = [(p.low, p.high) for p in spec.free]
     targets = fit_targets(scenario, spec, observed)
@@ -422,6 +492,178 @@ def calibrate(
     )
 
 
+@dataclass(frozen=True)
+class PosteriorFit:
+    """A finished ABC-SMC calibration: the weighted particles and how they were found."""
+
+    id: str
+    posterior: Posterior
+    spec: CalibrationSpec
+    patterns: tuple[Pattern, ...]
+    until: str | None
+    observed: int = 0  # fit-window share observations used as targets
+
+    @property
+    def values(self) -> dict[str, float]:
+        """Each parameter's posterior median (weighted), to 4 significant digits."""
+        medians = self.posterior.quantiles([0.5]).iloc[0]
+        return {k: _round(float(medians[k])) for k in self.posterior.keys}
+
+    @property
+    def intervals(self) -> dict[str, tuple[float, float]]:
+        """Each parameter's 90% credible interval (weighted 5% and 95% quantiles)."""
+        q = self.posterior.quantiles([0.05, 0.95])
+        return {k: (_round(float(q[k].iloc[0])), _round(float(q[k].iloc[1]))) for k in q}
+
+
+def _fit_patterns(patterns: Sequence[Pattern], until: str | None) -> list[Pattern]:
+    """The patterns a fit ``until`` a month sees: those whose dates end by it."""
+    patterns = list(patterns)
+    if until is None:
+        return patterns
+    last = month_index(until)
+    patterns = [p for p in patterns if p.months[1] <= last]
+    if not patterns:
+        raise ScenarioError("--until", "until", until, "a month after some pattern's dates")
+    return patterns
+
+
+def particle_seeds(simulation_seeds: np.ndarray, runs: int) -> np.ndarray:
+    """(B, runs) run seeds: replicates ``0 .. runs-1`` of each particle's simulation seed."""
+    from experiments.batch import replicate_seeds
+
+    return np.stack([replicate_seeds(int(s), runs) for s in simulation_seeds])
+
+
+def calibrate_posterior(
+    scenario: Scenario,
+    *,
+    patterns: Sequence[Pattern] | None = None,
+    until: str | None = None,
+    spec: CalibrationSpec | None = None,
+    threads: int = 1,
+    progress: bool = True,
+    callback: Callable[[int, Generation], None] | None = None,
+    observed: pd.DataFrame | None = None,
+) -> PosteriorFit:
+    """The ABC-SMC posterior of the free parameters (:func:`experiments.abc.abc_smc`).
+
+    Priors: each free parameter uniform on its ``[calibration.free]`` range, independently.
+    Distance of a particle: :func:`losses` over ``[calibration] runs`` runs with seeds of its
+    own, i.e. the mean loss of the scored patterns (0 when every run clears every pattern by
+    its scale) plus ``observed_weight`` times the loss of the fit-window observations
+    (:meth:`experiments.observed.ObservationTargets.loss`). ``particles`` per generation,
+    at most ``generations`` generations, all seeded by ``[calibration] seed``. Validation-window
+    observations never reach it (:func:`fit_targets`).
+    """
+    from experiments.abc import abc_smc
+
+    spec = spec or calibration_spec(scenario)
+    patterns = _fit_patterns(patterns or load_patterns(default_patterns(scenario), scenario), until)
+    keys = [p.key for p in spec.free]
+    targets = fit_targets(scenario, spec, observed)
+
+    def distance(theta: np.ndarray, simulation_seeds: np.ndarray) -> np.ndarray:
+        variants = [_variant(scenario, keys, row) for row in theta]
+        return losses(
+            variants,
+            patterns,
+            particle_seeds(simulation_seeds, spec.runs),
+            threads=threads,
+            targets=targets,
+            observed_weight=spec.observed_weight,
+        )
+
+    posterior = abc_smc(
+        distance,
+        keys,
+        np.array([p.low for p in spec.free]),
+        np.array([p.high for p in spec.free]),
+        particles=spec.particles,
+        generations=spec.generations,
+        seed=spec.seed,
+        progress=progress,
+        callback=callback,
+    )
+    return PosteriorFit(
+        fit_identity(scenario, spec, patterns, until, targets),
+        posterior,
+        spec,
+        tuple(patterns),
+        until,
+        0 if targets is None else sum(len(g[5]) for g in targets.groups),
+    )
+
+
+def posterior_draws(posterior: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """``n`` particles drawn with replacement in proportion to their weights (seeded).
+
+    ``posterior``: a table of particles with a ``weight`` column (:meth:`Posterior.table`).
+    """
+    weights = posterior["weight"].to_numpy(dtype=float)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(POSTERIOR_DRAWS,)))
+    index = rng.choice(len(posterior), size=n, p=weights / weights.sum())
+    return posterior.iloc[index].reset_index(drop=False)
+
+
+POSTERIOR_DRAWS = 0x9057  # spawn key of the posterior draws' generator (apart from run seeds)
+
+
+def posterior_predictive(
+    scenario: Scenario,
+    posterior: pd.DataFrame,
+    patterns: Sequence[Pattern],
+    *,
+    draws: int = 100,
+    runs: int = 4,
+    seed: int = 0,
+    threads: int = 1,
+    observed: pd.DataFrame | None = None,
+):
+    """Pattern pass rates and observed-data errors under the posterior.
+
+    ``draws`` particles drawn by weight (:func:`posterior_draws`), each run ``runs`` times with
+    seeds of its own. Returns ``(patterns, score)``: per pattern the share of all runs in which
+    it holds (``pass_rate``) and the share of draws for which it holds in at least 80% of their
+    runs (``draws_holding``); and the :class:`experiments.observed.Score` of every run against
+    the observed data (both windows, reported; a fit never reads the validation window).
+    """
+    from experiments.observed import score
+    from experiments.patterns import HOLDS
+
+    chosen = posterior_draws(posterior, draws, seed)
+    keys = [c for c in posterior.columns if c not in ("weight", "distance")]
+    variants = [_variant(scenario, keys, row) for row in chosen[keys].to_numpy()]
+    if any(v is None for v in variants):
+        raise ScenarioError("posterior", "particle", "out of range", "values the scenario accepts")
+    from experiments.batch import replicate_seeds
+
+    seeds = replicate_seeds(seed, draws * runs).reshape(draws, runs)
+    steps = months_needed(patterns, scenario)
+    observations = _observe(variants, seeds, steps, threads)
+    rows = []
+    for pattern in patterns:
+        margins = np.stack([o.margins(pattern)[0] for o, _ in observations])  # (draws, runs)
+        held = margins > pattern.tolerance
+        rows.append(
+            {
+                "pattern": pattern.id,
+                "role": pattern.role,
+                "pass_rate": float(held.mean()),
+                "draws_holding": float(np.mean(held.mean(axis=1) >= HOLDS)),
+                "margin_median": float(np.nanmedian(margins)),
+            }
+        )
+    result = score(
+        scenario,
+        seeds.ravel(),
+        observed,
+        threads=threads,
+        variants=[v for v in variants for _ in range(runs)],
+    )
+    return pd.DataFrame(rows), result
+
+
 FIT_CODE = (
     "model/elementary.py",
     "model/ensemble.py",
@@ -492,6 +734,11 @@ def fit_identity(
             "seed": spec.seed,
             "maxiter": spec.maxiter,
             "popsize": spec.popsize,
+            **(
+                {"method": spec.method, "particles": spec.particles, "gens": spec.generations}
+                if spec.method != METHODS[0]
+                else {}
+            ),
             "patterns": [
                 (p.id, p.expect, p.for_each, p.tolerance, p.scale, p.role) for p in patterns
             ],

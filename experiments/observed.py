@@ -481,10 +481,15 @@ class Score:
     trajectories: dict
 
 
-def _simulate(scenario: Scenario, seeds: Sequence[int], threads: int):
-    from model.ensemble import simulate_ensemble
+def _simulate(scenario: Scenario, seeds: Sequence[int], threads: int, variants=None):
+    from model.ensemble import simulate_ensemble, stack_variants
 
-    ties, _ = simulate_ensemble(scenario.compiled, seeds, threads=threads)
+    if variants is None:
+        ties, _ = simulate_ensemble(scenario.compiled, seeds, threads=threads)
+    else:  # run r: variants[r] with seeds[r]
+        stack = stack_variants([v.compiled for v in variants])
+        index = np.arange(len(variants))
+        ties, _ = simulate_ensemble(stack, seeds, variant=index, threads=threads)
     return ties, partner_shares(ties)  # (R, T + 1, S, P, D) each
 
 
@@ -494,8 +499,13 @@ def score(
     observed: pd.DataFrame | None = None,
     *,
     threads: int = 1,
+    variants: Sequence[Scenario] | None = None,
 ) -> Score:
     """Compare runs of ``scenario`` (one per seed) with every scored observation.
+
+    With ``variants`` (one per seed: e.g. parameter vectors drawn from a posterior), run ``r``
+    is ``variants[r]`` with ``seeds[r]``; ``scenario`` then only gives the states, powers and
+    calendar (every variant shares them).
 
     Returns a :class:`Score`: ``shares`` has one row per share observation (``kind`` =
     ``shares``) with the observed and model shares renormalised over the reported partners
@@ -509,7 +519,7 @@ def score(
     states = {s: k for k, s in enumerate(scenario.state_ids)}
     powers = {p: k for k, p in enumerate(scenario.power_ids)}
     dims = {d: k for k, d in enumerate(scenario.dimension_ids)}
-    ties, shares = _simulate(scenario, seeds, threads)
+    ties, shares = _simulate(scenario, seeds, threads, variants)
     last_year = scenario.end // 12
     first_year = scenario.start // 12
     covered = (observed["year"] >= first_year + 1) & (observed["year_start"] <= last_year)

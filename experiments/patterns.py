@@ -325,38 +325,57 @@ class Observation:
         self.power = {p: k for k, p in enumerate(scenario.power_ids)}
         self.dimension = {d: k for k, d in enumerate((*scenario.dimension_ids, "overall"))}
         self.pole = {p: k for k, p in enumerate(pole_names)}
+        self._margins: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._means: dict[tuple[str, str], np.ndarray] = {}
 
     @property
     def n_runs(self) -> int:
         return self.ties.shape[0]
 
-    def _at(self, values: np.ndarray, date: str) -> np.ndarray:
-        """Mean over the months of ``date`` (axis 1 is time); (R, ...) result."""
-        lo, hi = _range(date, self.scenario)
-        index = np.flatnonzero((self.steps >= lo) & (self.steps <= hi))
-        if index.size != hi - lo + 1:
-            raise ValueError(f"months of {date} were not recorded")
-        return values[:, index].mean(axis=1)
+    def _at(self, name: str, date: str) -> np.ndarray:
+        """Mean of the quantity ``name`` over the months of ``date`` (axis 1 is time); (R, ...).
+
+        ``name``: ``tie``, a key of :func:`model.metrics.measure`'s output or ``metric:NAME``
+        for a metric of the registry; each (name, date) is averaged once and kept, as many
+        expressions read the same one.
+        """
+        key = (name, date)
+        if key not in self._means:
+            if name == "tie":
+                values = self.ties
+            elif name.startswith("metric:"):
+                values = _REGISTRY[name[len("metric:") :]].take(self.out, 0)
+            else:
+                values = self.out[name]
+            lo, hi = _range(date, self.scenario)
+            index = np.flatnonzero((self.steps >= lo) & (self.steps <= hi))
+            if index.size != hi - lo + 1:
+                raise ValueError(f"months of {date} were not recorded")
+            self._means[key] = (
+                values[:, index[0] : index[-1] + 1].mean(axis=1)
+                if index[-1] - index[0] + 1 == index.size
+                else values[:, index].mean(axis=1)
+            )
+        return self._means[key]
 
     def quantity(self, name: str, args: Sequence[str]) -> np.ndarray:
-        o = self.out
         if name == "tie":
             s, p, d, date = args
-            return self._at(self.ties, date)[:, self.state[s], self.power[p], self.dimension[d]]
+            return self._at("tie", date)[:, self.state[s], self.power[p], self.dimension[d]]
         if name in ("share", "rival"):
             s, p, d, date = args
-            shares = self._at(o["shares"], date)[:, self.state[s], :, self.dimension[d]]
+            shares = self._at("shares", date)[:, self.state[s], :, self.dimension[d]]
             if name == "share":
                 return shares[:, self.power[p]]
             return np.delete(shares, self.power[p], axis=1).max(axis=1)
         if name == "hhi":
             s, d, date = args
-            return self._at(o["hhi"], date)[:, self.state[s], self.dimension[d]]
+            return self._at("hhi", date)[:, self.state[s], self.dimension[d]]
         if name == "pole":
             s, q, date = args
-            return self._at(o["poles"], date)[:, self.state[s], self.pole[q]]
+            return self._at("poles", date)[:, self.state[s], self.pole[q]]
         metric = _REGISTRY[ALIASES.get(name, name)]
-        values = self._at(metric.take(o, 0), args[-1])  # (R, S)
+        values = self._at(f"metric:{metric.name}", args[-1])  # (R, S)
         return values[:, 0] if metric.regional else values[:, self.state[args[0]]]
 
     def evaluate(self, expression: str) -> tuple[np.ndarray, np.ndarray]:
@@ -388,6 +407,12 @@ class Observation:
 
     def margins(self, pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
         """Per run: the smallest margin over the pattern's states, and its left-hand side."""
+        key = (pattern.id, pattern.expect, pattern.for_each)
+        if key not in self._margins:
+            self._margins[key] = self._evaluate_margins(pattern)
+        return self._margins[key]
+
+    def _evaluate_margins(self, pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
         results = [self.evaluate(e) for e in pattern.expressions()]
         margins = np.stack([m for _, m in results])
         worst = np.argmin(margins, axis=0)

@@ -65,26 +65,24 @@ def test_particles_stay_in_the_prior_box_and_weights_sum_to_one(toy_posterior):
     assert np.isclose(toy_posterior.weights.sum(), 1.0)
     assert np.all(toy_posterior.weights >= 0)
     assert 1 <= toy_posterior.ess <= 500
+    assert np.all(toy_posterior.distances <= toy_posterior.generations[-1].epsilon)
 
 
-def test_low_acceptance_abandons_the_generation_and_keeps_the_previous_one():
+def test_it_stops_when_the_moves_no_longer_mix():
     calls = []
 
-    def never_better(theta, seeds):
+    def worse_after_the_prior(theta, seeds):
         calls.append(len(theta))
-        return (
-            np.where(np.arange(len(theta)) % 2 == 0, 1.0, 2.0)
-            if len(calls) == 1
-            else (np.full(len(theta), 5.0))
-        )
+        return np.arange(len(theta), dtype=float) if len(calls) == 1 else np.full(len(theta), 99.0)
 
     posterior = abc_smc(
-        never_better, ["a"], [0.0], [1.0], particles=20, generations=3, min_acceptance=0.25, seed=1
+        worse_after_the_prior, ["a"], [0.0], [1.0], particles=20, generations=3, seed=1
     )
-    assert posterior.generations[-1].abandoned
-    assert len(posterior.generations) == 2
-    assert len(posterior.particles) == 20
-    assert sum(calls[1:]) == 80  # particles / min_acceptance proposals, then it stops
+    assert len(posterior.generations) == 2  # the prior's and one whose moves all failed
+    assert posterior.generations[-1].acceptance == 0.0
+    assert calls == [20, 20]  # the prior's, then one failed move: no more moves, no more gens
+    assert np.all(posterior.distances <= posterior.generations[-1].epsilon)
+    assert posterior.generations[-1].epsilon == 9.0  # the median of 0..19, inverted CDF
 
 
 def test_weighted_quantile_by_hand():
@@ -124,7 +122,7 @@ def test_agrees_with_pyabc_on_the_toy_model(toy_posterior):
         population_size=500,
         sampler=pyabc.sampler.SingleCoreSampler(),
     )
-    np.random.seed(11)  # pyabc draws from numpy's global generator
+    np.random.seed(11)  # noqa: NPY002 (pyabc draws from numpy's global generator)
     with tempfile.TemporaryDirectory() as folder:
         abc.new("sqlite:///" + str(Path(folder) / "toy.db"), {"x": Y_OBSERVED})
         history = abc.run(
