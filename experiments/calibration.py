@@ -64,6 +64,7 @@ __all__ = [
     "patterns_for",
     "posterior_draws",
     "posterior_predictive",
+    "posterior_scenario_text",
     "prior_check",
     "prior_draws",
     "validate",
@@ -787,5 +788,52 @@ def fitted_scenario_text(
         lines.append(
             f'{key} = {{ value = {value!r}, source = "fitted: fit {fit.id} ({window}; '
             f'see docs/calibration.md)" }}'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def posterior_scenario_text(
+    scenario: Scenario,
+    fit: PosteriorFit,
+    out: Path,
+    name: str,
+    posterior_file: Path,
+    command: str | None = None,
+) -> str:
+    """A scenario file that extends ``scenario`` with each free parameter's posterior median,
+    its 90% credible interval in the source, and the posterior file named in the header."""
+    relative = Path(os.path.relpath(Path(scenario.file).resolve(), out.resolve().parent))
+    window = (
+        f"the {len(fit.patterns)} patterns ending by {fit.until}"
+        if fit.until
+        else f"all {len(fit.patterns)} patterns"
+    )
+    if fit.observed:
+        window += (
+            f" and {fit.observed} fit-window observations (to 2012, weight "
+            f"{fit.spec.observed_weight:g})"
+        )
+    last = fit.posterior.generations[-1]
+    command = command or f"multivector calibrate {scenario.file}"
+    suffix = f"posterior medians to {fit.until}" if fit.until else "posterior medians"
+    lines = [
+        f"# Fitted by `{command}` (fit {fit.id}).",
+        f"# ABC-SMC on {window}: {fit.spec.particles} particles, "
+        f"{len(fit.posterior.generations) - 1} generations, {fit.spec.runs} runs per particle, "
+        f"seed {fit.spec.seed}; final threshold {last.epsilon:.4f}.",
+        f"# Each value is its parameter's posterior median; the particles are in {posterior_file}",
+        "# (multivector run SCENARIO --posterior FILE draws each run's parameters from them).",
+        "# Regenerate with the same command: the fit is deterministic given its seed.",
+        f'extends = "{relative.as_posix()}"',
+        "",
+        f'scenario.name = "{name}"',
+        f'scenario.title = "{scenario.title} ({suffix})"',
+    ]
+    intervals = fit.intervals
+    for key, value in fit.values.items():
+        lo, hi = intervals[key]
+        lines.append(
+            f'{key} = {{ value = {value!r}, source = "fitted: posterior median of fit {fit.id}, '
+            f'90% credible interval [{lo:g}, {hi:g}] ({window}; see docs/calibration.md)" }}'
         )
     return "\n".join(lines) + "\n"

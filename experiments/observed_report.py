@@ -6,8 +6,6 @@ Reads a :class:`experiments.observed.Score`; the observation model itself is in
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -18,21 +16,10 @@ from experiments.observed import (
     summarise,
     summary_line,
 )
+from experiments.tables import markdown
 from model.scenario import Scenario
 
 __all__ = ["DIMENSION_INDICATORS", "dimension_figure", "report_markdown"]
-
-
-def _markdown(table: pd.DataFrame, floats: str = "{:.3f}") -> str:
-    frame = table.reset_index()
-    lines = ["| " + " | ".join(str(c) for c in frame.columns) + " |"]
-    lines.append("|" + "---|" * len(frame.columns))
-    for row in frame.itertuples(index=False):
-        cells = [
-            floats.format(v) if isinstance(v, float) and math.isfinite(v) else str(v) for v in row
-        ]
-        lines.append("| " + " | ".join(c if c != "nan" else "-" for c in cells) + " |")
-    return "\n".join(lines)
 
 
 def report_markdown(result: Score, scenario: Scenario, observed: pd.DataFrame, seed: int) -> str:
@@ -61,7 +48,7 @@ def report_markdown(result: Score, scenario: Scenario, observed: pd.DataFrame, s
         "fit-window observation carried forward; in the fit window the previous one), a "
         "linear trend fitted in the fit window, equal shares.",
         "",
-        _markdown(files, "{}"),
+        markdown(files, "{}"),
         "",
         "## Mean absolute error of shares",
         "",
@@ -69,19 +56,19 @@ def report_markdown(result: Score, scenario: Scenario, observed: pd.DataFrame, s
         "fit-window observation, and two for the trend); `mae_model_all` is the model over every "
         "share observation of the window.",
         "",
-        _markdown(by_window),
+        markdown(by_window),
         "",
         "### By dimension",
         "",
-        _markdown(summarise(result, ["window", "dimension"])),
+        markdown(summarise(result, ["window", "dimension"])),
         "",
         "### By state",
         "",
-        _markdown(summarise(result, ["window", "state"])),
+        markdown(summarise(result, ["window", "state"])),
         "",
         "### By indicator",
         "",
-        _markdown(summarise(result, ["window", "indicator"])),
+        markdown(summarise(result, ["window", "indicator"])),
         "",
         "## Rank agreement",
         "",
@@ -89,15 +76,15 @@ def report_markdown(result: Score, scenario: Scenario, observed: pd.DataFrame, s
         "states, for remittances), averaged over the state-years compared; persistence and "
         "trend as for shares. Equal shares carry no ranking.",
         "",
-        _markdown(rank_summary(result, ["window", "indicator"])),
+        markdown(rank_summary(result, ["window", "indicator"])),
         "",
         "## Largest validation-window misses",
         "",
-        _markdown(misses),
+        markdown(misses),
         "",
         "## Not scored",
         "",
-        _markdown(context, "{}"),
+        markdown(context, "{}"),
         "",
         summary_line(result),
         "",

@@ -11,7 +11,7 @@ from model.metrics import measure
 from model.metrics import metric_columns as metric_columns_of
 from model.scenario import Scenario
 
-__all__ = ["OVERALL", "TABLES", "batch_tables", "measure_batch", "metric_columns"]
+__all__ = ["OVERALL", "TABLES", "batch_tables", "markdown", "measure_batch", "metric_columns"]
 
 OVERALL = "overall"
 TABLES = ("metrics", "dimensions", "shares")
@@ -163,3 +163,16 @@ def _f32(values: np.ndarray) -> np.ndarray:
 def _codes_dtype(n_categories: int) -> type:
     """A signed integer type for the codes ``0 .. n_categories - 1`` (from_codes recasts)."""
     return np.int8 if n_categories <= 128 else np.int16 if n_categories <= 32768 else np.int32
+
+
+def markdown(table: pd.DataFrame, floats: str = "{:.3f}") -> str:
+    """A table (its index as leading columns) as Markdown; floats by ``floats``, NaN as ``-``."""
+    frame = table.reset_index()
+    lines = ["| " + " | ".join(str(c) for c in frame.columns) + " |"]
+    lines.append("|" + "---|" * len(frame.columns))
+    for row in frame.itertuples(index=False):
+        cells = [
+            floats.format(v) if isinstance(v, float) and math.isfinite(v) else str(v) for v in row
+        ]
+        lines.append("| " + " | ".join(c if c != "nan" else "-" for c in cells) + " |")
+    return "\n".join(lines)
