@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "EVENT_KINDS",
     "KINDS",
     "PARAMETERS",
     "PLACEHOLDERS",
@@ -45,6 +46,23 @@ REQUIRED: Any = _Required()
 KINDS = ("number", "integer", "boolean", "string", "month", "ids", "pairs")
 PLACEHOLDERS = {"<S>": "states", "<P>": "powers", "<D>": "dimensions", "<I>": "institutions"}
 """Placeholders and the section whose ids they stand for (``<Q>`` and ``<S-S>`` are special)."""
+
+EVENT_KINDS: dict[str, str] = {
+    "membership": "institutions led by an outside power and unions with it (CSTO, SCO, EAEU, "
+    "Customs Union, CCTS)",
+    "infrastructure": "pipelines, railways, power lines and corridors (BRI projects among them), "
+    "and the gas they carry",
+    "doctrine": "a state's own foreign-policy course: concepts, neutrality, no blocs",
+    "security": "an outside power's military presence (bases, transit centres)",
+    "diplomacy": "bilateral ties with an outside power: visits, declarations, partnerships, loans",
+    "regional": "relations among the five: their own unions, summits, border deals and clashes",
+    "shock": "wars, crises and ruptures: civil war, financial crisis, Andijan, COVID-19",
+}
+"""The kinds an event may declare (``kind = "..."``), with what each covers (docs/ODD.md §6).
+
+An event of kind ``k`` has its ``mul`` and numeric ``add`` magnitudes scaled by
+``model.event_scale.<k>``, so a calibration estimates one scale per kind instead of each
+hand-set magnitude (issue 14). An event without a kind is never scaled."""
 
 
 @dataclass(frozen=True)
@@ -387,6 +405,19 @@ PARAMETERS: tuple[Parameter, ...] = (
         0,
         0.3,
         symbol="phi",
+    ),
+    # -- one scale per kind of event: mul = m acts as m ** s, a numeric add = a as s * a
+    *(
+        _p(
+            f"model.event_scale.{kind}",
+            "number",
+            f"scale s of {kind} events: mul = m acts as m ** s, a numeric add = a as s * a",
+            "multiple of the hand-set magnitude",
+            0,
+            3,
+            default=1.0,
+        )
+        for kind in EVENT_KINDS
     ),
     # -- observation: poles and axes of alignment
     _p("alignment.poles.<Q>", "ids", "a pole: a group of powers", choices="<P>"),

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from model.parameters import (
+    EVENT_KINDS,
     PARAMETERS,
     PLACEHOLDERS,
     Parameter,
@@ -264,7 +265,12 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """A dated event from the article's timeline."""
+    """A dated event from the article's timeline.
+
+    ``kind`` is one of :data:`model.parameters.EVENT_KINDS`, or None: the magnitudes of an
+    event of kind ``k`` are scaled by ``model.event_scale.<k>``; an event without a kind is
+    never scaled.
+    """
 
     id: str
     month: int
@@ -272,6 +278,7 @@ class Event:
     source: str
     enabled: bool
     changes: tuple[Change, ...]
+    kind: str | None = None
 
     @property
     def date(self) -> str:
@@ -548,7 +555,7 @@ def _interval(lo, hi, open_lo=False) -> str:
 _SECTIONS = tuple(dict.fromkeys(p.key.split(".")[0] for p in PARAMETERS))
 _BATCH_TABLES = ("sweep", "calibration")
 _TOP = (*_SECTIONS, "events", *_BATCH_TABLES)
-_EVENT_KEYS = ("date", "title", "source", "enabled", "changes")
+_EVENT_KEYS = ("date", "title", "kind", "source", "enabled", "changes")
 _DATED_SECTIONS = ", ".join(sorted({p.key.split(".")[0] + "." for p in PARAMETERS if p.dated}))
 _NAMED = {"scenario.title", "dimensions.<D>.label", "powers.<P>.name", "states.<S>.name"}
 _NAMED |= {"institutions.<I>.name"}
@@ -723,6 +730,8 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
         month = r.month((*base, "date"), start, end)
         changes_value = r.leaf((*base, "changes"), []).value
         changes = _read_changes(r, (*base, "changes"), changes_value)
+        kind_path = (*base, "kind")
+        kind = r.string(kind_path, choices=tuple(EVENT_KINDS)) if r.has(kind_path) else None
         events.append(
             Event(
                 e,
@@ -731,6 +740,7 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
                 r.string((*base, "source")),
                 r.boolean((*base, "enabled"), True),
                 changes,
+                kind,
             )
         )
     events.sort(key=lambda ev: (ev.month, ev.id))
@@ -875,12 +885,23 @@ class CompiledScenario:
         )
 
 
-def _apply(op: str, old: float, value: float) -> float:
+def _apply(op: str, old: float, value: float, scale: float | None = None) -> float:
+    """One numeric change; ``scale`` (an event kind's, None without a kind) scales its size.
+
+    With a scale ``s``, ``mul = m`` acts as ``m ** s`` and ``add = a`` as ``s * a``; ``set`` is
+    never scaled. ``s = 1`` gives exactly the unscaled result (``m ** 1.0 == m`` and
+    ``1.0 * a == a`` in IEEE arithmetic).
+    """
     if op == "set":
         return value
     if op == "add":
-        return old + value
-    return old * value
+        return old + (value if scale is None else scale * value)
+    if scale is None:
+        return old * value
+    try:
+        return old * value**scale
+    except OverflowError:  # m ** s beyond the largest float: out of any range unless old is 0
+        return old * math.inf if old else old
 
 
 def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> CompiledScenario:
@@ -923,9 +944,10 @@ def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> 
     snapshots = []
     for m in months:
         for event in (e for e in events if e.month == m):
+            scale_key = None if event.kind is None else f"model.event_scale.{event.kind}"
             for n, change in enumerate(event.changes):
                 where = ("events", event.id, f"changes[{n}]")
-                _apply_change(values, change, where, reader, inst_ids)
+                _apply_change(values, change, where, reader, inst_ids, scale_key, values_in)
         rows.append([values[k] for k in numeric])
         snapshots.append({k: copy(values[k]) for k in others})
     K = len(snapshots)
@@ -1039,7 +1061,13 @@ def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> 
     )
 
 
-def _apply_change(values, change: Change, where, reader, inst_ids):
+def _apply_change(values, change: Change, where, reader, inst_ids, scale_key=None, values_in=None):
+    """Apply one change of an event to ``values``, range-checked.
+
+    ``scale_key`` is the event's ``model.event_scale.<kind>`` (None without a kind); its value
+    in ``values_in`` scales ``mul`` (as a power) and numeric ``add`` changes.
+    """
+
     def fail(value, allowed, sub="key"):
         path = (*where, sub)
         if reader is None:
@@ -1080,16 +1108,29 @@ def _apply_change(values, change: Change, where, reader, inst_ids):
         fail(change.value, "set, add or mul for a number", "remove")
     if isinstance(change.value, bool) or not isinstance(change.value, int | float):
         fail(change.value, "a number", change.op)
-    new = _apply(change.op, old, float(change.value))
+    scale = None if scale_key is None or change.op == "set" else values_in[scale_key]
+    if scale is not None and change.op == "mul" and change.value < 0:
+        fail(change.value, f"a number >= 0 (it acts as mul ** {scale_key})", change.op)
+    new = _apply(change.op, old, float(change.value), scale)
     lo, hi = parameter.range
     if not lo <= new <= hi:
-        origin = ""
-        base = reader.flat.get(tuple(key.split("."))) if reader is not None else None
-        if base is not None and not str(base.file).endswith(".toml"):
-            origin = f"; {key} = {base.value!r} is set by {base.file}"
+        scaled = origin = ""
+        if scale is not None and scale != 1.0:
+            scaled = f" with {scale_key} = {scale:g}" + _set_by(reader, scale_key)
+        base = _set_by(reader, key)
+        if base:
+            origin = f"; {key} = {reader.flat[tuple(key.split('.'))].value!r} is{base}"
         fail(
             change.value,
-            f"a change leaving {key} in [{lo}, {hi}] (it would be {new:g}{origin})",
+            f"a change leaving {key} in [{lo}, {hi}] (it would be {new:g}{scaled}{origin})",
             change.op,
         )
     values[key] = new
+
+
+def _set_by(reader: _Reader | None, key: str) -> str:
+    """`` set by <file>`` when an override (``--set``, a sweep, a fit) set ``key``, else ``""``."""
+    leaf = reader.flat.get(tuple(key.split("."))) if reader is not None else None
+    if leaf is None or str(leaf.file).endswith(".toml"):
+        return ""
+    return f" set by {leaf.file}"

@@ -28,9 +28,14 @@ __all__ = [
 
 
 def _behavioural(parameter: Parameter) -> bool:
-    """A number per state or per power (no second id), or a model or regional setting."""
+    """A number per state or per power (no second id), or a model or regional setting.
+
+    The event scales (``model.event_scale.<kind>``) are left out: each moves every change of its
+    kind at once, so no interval per key keeps the events in range (tests/test_scenario.py
+    tests them).
+    """
     parts = parameter.key.split(".")
-    if parameter.kind != "number":
+    if parameter.kind != "number" or parameter.key.startswith("model.event_scale."):
         return False
     if parts[0] in ("states", "powers"):
         return len(parts) == 3
@@ -49,7 +54,9 @@ def event_safe_interval(scenario: Scenario, key: str, lo: float, hi: float) -> t
     """Base values ``x`` in ``[lo, hi]`` for which every dated change of ``key`` stays in range.
 
     Each ``set``/``add``/``mul`` change keeps the value an affine function ``a x + b`` of the
-    base value; the value after every change must lie in ``[lo, hi]``.
+    base value; the value after every change must lie in ``[lo, hi]``. An event with a kind
+    acts with its scale ``s`` (``model.event_scale.<kind>``): ``mul = m`` as ``m ** s`` and
+    ``add = a`` as ``s * a``, as :func:`model.scenario.compile_scenario` applies them.
     """
     a, b = 1.0, 0.0
     low, high = lo, hi
@@ -61,6 +68,9 @@ def event_safe_interval(scenario: Scenario, key: str, lo: float, hi: float) -> t
             if change.key != key or change.op not in ("set", "add", "mul"):
                 continue
             value = float(change.value)
+            if event.kind is not None and change.op != "set":
+                scale = scenario.values[f"model.event_scale.{event.kind}"]
+                value = value**scale if change.op == "mul" else scale * value
             if change.op == "set":
                 a, b = 0.0, value
             elif change.op == "add":

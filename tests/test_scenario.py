@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
 
-from model.scenario import Scenario, ScenarioError, load_scenario, parse_override
+from model.parameters import EVENT_KINDS
+from model.scenario import (
+    CompiledScenario,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    parse_override,
+)
+from tests.conftest import SCENARIO_FILES
 from tests.strategies import override_texts
 
 BASELINE_PATH = Path(__file__).resolve().parents[1] / "scenarios" / "baseline.toml"
@@ -402,3 +413,213 @@ def test_a_scenario_pickles_for_worker_processes():
     copy = pickle.loads(pickle.dumps(BASELINE))
     assert copy.hash == BASELINE.hash and copy.values == BASELINE.values
     assert np.array_equal(copy.compiled.base_offer, BASELINE.compiled.base_offer)
+
+
+# --------------------------------------------------------------------------------------------
+# event kinds and their scales (issue 14): mul = m acts as m ** s, a numeric add = a as s * a
+
+SCALES_SCENARIO = """
+[scenario]
+name = "event-scales"
+start = "2000-01"
+end = "2001-12"
+
+[dimensions.economic]
+weight = 1.0
+
+[powers.RUS]
+interest = 0.5
+rivalry_response = 1.0
+capacity = { economic = 1.0 }
+
+[powers.CHN]
+interest = 1.25
+rivalry_response = 1.0
+capacity = { economic = 2.0 }
+
+[institutions.EAEU]
+power = "RUS"
+dimensions = ["economic"]
+
+[states.KAZ]
+balancing_propensity = 1.5
+adjustment_rate = 0.05
+needs = { economic = 1.0 }
+
+[ties.KAZ]
+RUS = { economic = 0.7 }
+
+[regional]
+initial = 0.35
+base = -0.5
+adjustment_rate = 0.04
+
+[model]
+temperature = 0.7
+noise = 0.03
+rivalry_memory = 24.0
+lockin_bonus = 0.8
+lockin_floor = 0.1
+
+[alignment]
+poles = { Russia = ["RUS"], China = ["CHN"] }
+
+[events.corridor]
+date = "2001-01"
+kind = "infrastructure"
+source = "test: every op in one event of a kind"
+changes = [
+  { key = "powers.CHN.interest", mul = 1.6 },
+  { key = "states.KAZ.balancing_propensity", add = 0.7 },
+  { key = "states.KAZ.adjustment_rate", set = 0.2 },
+  { key = "states.KAZ.memberships", add = "EAEU" },
+]
+
+[events.plain]
+date = "2001-06"
+source = "test: no kind, never scaled"
+changes = [
+  { key = "powers.RUS.interest", mul = 1.8 },
+  { key = "states.KAZ.affinity.RUS", add = 0.3 },
+]
+"""
+
+
+def _scales_scenario(directory: Path, scales: str = "") -> Scenario:
+    path = directory / "event-scales.toml"
+    path.write_text(SCALES_SCENARIO + scales, encoding="utf-8")
+    return load_scenario(path)
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.5, 1.0, 2.75])
+def test_an_event_kinds_scale_powers_its_muls_and_multiplies_its_adds(tmp_path, scale):
+    scenario = _scales_scenario(tmp_path, f"\n[model.event_scale]\ninfrastructure = {scale}\n")
+    compiled = scenario.compiled
+    assert compiled.epoch_start.tolist() == [0, 12, 17]  # 2000-01, 2001-01, 2001-06
+    before, after = 0, 1
+    chn, kaz, rus = 1, 0, 0
+    # the compiled base offer is capacity x interest (focus and link 1): CHN 2.0 x 1.25 x m ** s
+    assert compiled.base_offer[before, kaz, chn, 0] == 2.0 * 1.25
+    np.testing.assert_allclose(
+        compiled.base_offer[after, kaz, chn, 0], 2.0 * (1.25 * 1.6**scale), rtol=1e-15
+    )
+    assert compiled.balancing_propensity[after, kaz] == 1.5 + scale * 0.7
+    # set and membership changes are not scaled
+    assert compiled.adjustment_rate[after, kaz] == 0.2
+    assert compiled.membership[after, kaz, rus, 0] == 1.0
+
+
+def test_an_event_without_a_kind_is_never_scaled(tmp_path):
+    scales = "".join(f"{kind} = 0.25\n" for kind in EVENT_KINDS)
+    scenario = _scales_scenario(tmp_path, "\n[model.event_scale]\n" + scales)
+    compiled, last, kaz, rus = scenario.compiled, 2, 0, 0
+    assert [e.kind for e in scenario.events] == ["infrastructure", None]
+    assert compiled.base_offer[last, kaz, rus, 0] == 1.0 * (0.5 * 1.8)
+    assert compiled.attraction[last, kaz, rus] == 0.3
+
+
+def test_an_unknown_event_kind_is_refused_in_one_line(tmp_path):
+    body = (
+        '[events.x]\ndate = "2000-01"\nkind = "economy"\nsource = "test"\n'
+        'changes = [ { key = "states.KAZ.openness", add = 0.1 } ]'
+    )
+    path = _write(tmp_path, "kind.toml", body)
+    _assert_one_line(
+        _error(path), str(path), "events.x.kind", "'economy'", "one of " + ", ".join(EVENT_KINDS)
+    )
+
+
+def test_a_negative_mul_in_an_event_with_a_kind_is_refused(tmp_path):
+    body = (
+        '[events.x]\ndate = "2000-01"\nkind = "regional"\nsource = "test"\n'
+        'changes = [ { key = "regional.base", mul = -1.0 } ]'
+    )
+    path = _write(tmp_path, "negative.toml", body)
+    _assert_one_line(
+        _error(path), str(path), "events.x.changes[0].mul", "model.event_scale.regional"
+    )
+
+
+def test_a_scale_that_pushes_a_dated_value_out_of_range_is_one_line():
+    # infrastructure x 3: the 2009 pipeline's mul 8 acts as 8 ** 3 = 512 on a link in [0, 100]
+    with pytest.raises(ScenarioError) as info:
+        BASELINE.with_overrides({"model.event_scale.infrastructure": 3.0})
+    _assert_one_line(
+        str(info.value),
+        "baseline-prior.toml",
+        "events.tkm_chn_pipeline_2009.changes[0].mul = 8.0",
+        "links.TKM.CHN.economic in [0.0, 100.0]",
+        "it would be 512 with model.event_scale.infrastructure = 3 set by --set",
+    )
+    message = _error(BASELINE_PATH, ["model.event_scale.shock=4"])
+    _assert_one_line(message, "--set", "model.event_scale.shock", "[0.0, 3.0]")
+
+
+def test_set_reaches_a_scale():
+    scenario = load_scenario(BASELINE_PATH, ["model.event_scale.shock=0.5"])
+    assert scenario.values["model.event_scale.shock"] == 0.5
+    # west_disappointment_1998 (shock) multiplies US interest by 0.7: now by 0.7 ** 0.5
+    epoch = scenario.compiled.epoch_of_step[1999 * 12 - scenario.start]
+    usa = scenario.power_ids.index("USA")
+    np.testing.assert_allclose(
+        scenario.compiled.base_offer[epoch, :, usa] / BASELINE.compiled.base_offer[epoch, :, usa],
+        0.7**0.5 / 0.7,
+        rtol=1e-12,
+    )
+
+
+def test_sweeps_and_calibrations_reach_the_scales(tmp_path):
+    from experiments.calibration import calibration_spec
+    from experiments.design import sweep_of
+
+    body = (
+        '[sweep]\ndesign = "lhs"\nsamples = 4\n'
+        '[sweep.parameters]\n"model.event_scale.doctrine" = [0.5, 1.5]\n'
+        '[calibration.free]\n"model.event_scale.infrastructure" = [0.5, 2.0]\n'
+    )
+    scenario = load_scenario(_write(tmp_path, "fit-scales.toml", body))
+    points = sweep_of(scenario).points()
+    assert list(points.columns) == ["model.event_scale.doctrine"]
+    for value in points["model.event_scale.doctrine"]:
+        variant = scenario.with_overrides({"model.event_scale.doctrine": value})
+        assert not np.array_equal(
+            variant.compiled.balancing_propensity, BASELINE.compiled.balancing_propensity
+        )
+    free = {p.key: (p.low, p.high) for p in calibration_spec(scenario).free}
+    assert free["model.event_scale.infrastructure"] == (0.5, 2.0)  # beside the baseline's
+    # a range whose end is infeasible is refused before any fit, in one line
+    path = _write(tmp_path, "too-far.toml", body.replace("0.5, 2.0", "0.5, 3.0"))
+    with pytest.raises(ScenarioError) as info:
+        calibration_spec(load_scenario(path))
+    _assert_one_line(str(info.value), "calibration.free", "links.TKM.CHN.economic")
+
+
+def _without_kinds(tmp_path: Path) -> Path:
+    """A copy of scenarios/ with every event's ``kind`` line removed."""
+    copy = tmp_path / "scenarios"
+    shutil.copytree(BASELINE_PATH.parent, copy)
+    for path in copy.rglob("*.toml"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r'(?m)^kind = "[a-z]+"\n', "", text), encoding="utf-8")
+    return copy
+
+
+def test_scales_of_one_leave_every_scenario_as_without_kinds(tmp_path):
+    copy = _without_kinds(tmp_path)
+    for path in SCENARIO_FILES:
+        ours = load_scenario(path)
+        plain = load_scenario(copy / path.relative_to(BASELINE_PATH.parent))
+        assert all(e.kind is None for e in plain.events)
+        assert {e.kind for e in ours.events} <= set(EVENT_KINDS)
+        assert all(ours.values[f"model.event_scale.{k}"] == 1.0 for k in EVENT_KINDS)
+        for name in ("epoch_start", *CompiledScenario.RULE_ARGUMENTS):
+            mine, theirs = getattr(ours.compiled, name), getattr(plain.compiled, name)
+            assert np.array_equal(mine, theirs), (path.name, name)
+
+
+def test_every_event_of_every_scenario_file_has_a_kind():
+    for path in sorted(BASELINE_PATH.parent.rglob("*.toml")):
+        with path.open("rb") as handle:
+            events = tomllib.load(handle).get("events", {})
+        missing = [e for e, table in events.items() if table.get("kind") not in EVENT_KINDS]
+        assert not missing, (path.name, missing)
