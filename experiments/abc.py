@@ -3,8 +3,9 @@
 The calibration's posterior (:func:`experiments.calibration.calibrate_posterior`) comes from
 this sampler: the adaptive ABC-SMC of Del Moral, Doucet & Jasra (2012, *Statistics and
 Computing* 22:1009-1020), with one simulation per particle and a random-walk Metropolis-Hastings
-move whose covariance is twice the population's (Beaumont, Cornuet, Marin & Robert 2009,
-*Biometrika* 96(4):983-990).
+move whose covariance is the population's scaled by ``2.38^2 / k`` for ``k`` parameters, the
+optimal scale of a random-walk Metropolis step (Roberts, Gelman & Gilks 1997, *Annals of
+Applied Probability* 7(1):110-120).
 
 Why not pyabc itself: its samplers hand the model one parameter vector at a time
 (``simulate_one``), while a particle of this model costs microseconds of simulation and
@@ -28,9 +29,9 @@ The algorithm, for free parameters ``theta`` with independent uniform priors on 
    (so about ``alpha N`` particles survive); the particles with ``d_i <= eps_t`` are resampled
    to ``N`` (multinomial, equal weights); then each particle makes Metropolis-Hastings steps
    (as many as give it a 95% chance of moving, at most ``max_moves``) targeting
-   ``p(z) 1{d <= eps_t}``: proposal ``z' = z + N(0, 2 Sigma)`` with ``Sigma`` the covariance
-   of the resampled population, one new simulation ``d'``, accepted when ``d' <= eps_t`` and
-   ``U < p(z') / p(z)``. The pair ``(z, d)`` then targets the ABC posterior at
+   ``p(z) 1{d <= eps_t}``: proposal ``z' = z + N(0, 2.38^2 Sigma / k)`` with ``Sigma`` the
+   covariance of the resampled population, one new simulation ``d'``, accepted when
+   ``d' <= eps_t`` and ``U < p(z') / p(z)``. The pair ``(z, d)`` then targets the ABC posterior at
    ``eps_t`` (Del Moral et al. 2012, section 3).
 4. Stop after ``generations`` generations, or after a generation whose first moves are
    accepted less often than ``min_acceptance`` (the particles no longer mix).
@@ -203,7 +204,8 @@ def abc_smc(
             alive = np.flatnonzero(d <= epsilon)
             chosen = alive[rng.integers(0, len(alive), size=particles)]
             z, d = z[chosen], d[chosen]
-            covariance = 2.0 * np.atleast_2d(np.cov(z, rowvar=False)) + 1e-12 * np.eye(k)
+            scale = 2.38**2 / k  # Roberts, Gelman & Gilks (1997): random-walk Metropolis
+            covariance = scale * np.atleast_2d(np.cov(z, rowvar=False)) + 1e-12 * np.eye(k)
             chol = np.linalg.cholesky(covariance)
             accepted = steps = 0
             moves = 1

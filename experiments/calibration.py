@@ -282,6 +282,7 @@ class CalibrationSpec:
     method: str = "differential-evolution"
     particles: int = 400
     generations: int = 8
+    moves: int = 10
 
 
 def calibration_spec(scenario: Scenario) -> CalibrationSpec:
@@ -302,6 +303,7 @@ def calibration_spec(scenario: Scenario) -> CalibrationSpec:
         "popsize": (6, 2),
         "particles": (400, 10),
         "generations": (8, 1),
+        "moves": (10, 1),
     }
     values: dict = {}
     for key, leaf in leaves.items():
@@ -546,6 +548,7 @@ def calibrate_posterior(
     progress: bool = True,
     callback: Callable[[int, Generation], None] | None = None,
     observed: pd.DataFrame | None = None,
+    targets: ObservationTargets | None = None,
 ) -> PosteriorFit:
     """The ABC-SMC posterior of the free parameters (:func:`experiments.abc.abc_smc`).
 
@@ -555,14 +558,16 @@ def calibrate_posterior(
     its scale) plus ``observed_weight`` times the loss of the fit-window observations
     (:meth:`experiments.observed.ObservationTargets.loss`). ``particles`` per generation,
     at most ``generations`` generations, all seeded by ``[calibration] seed``. Validation-window
-    observations never reach it (:func:`fit_targets`).
+    observations never reach it (:func:`fit_targets`). ``targets`` replaces the observed
+    targets (a recovery study's synthetic data).
     """
     from experiments.abc import abc_smc
 
     spec = spec or calibration_spec(scenario)
     patterns = _fit_patterns(patterns or load_patterns(default_patterns(scenario), scenario), until)
     keys = [p.key for p in spec.free]
-    targets = fit_targets(scenario, spec, observed)
+    if targets is None:
+        targets = fit_targets(scenario, spec, observed)
 
     def distance(theta: np.ndarray, simulation_seeds: np.ndarray) -> np.ndarray:
         variants = [_variant(scenario, keys, row) for row in theta]
@@ -582,6 +587,7 @@ def calibrate_posterior(
         np.array([p.high for p in spec.free]),
         particles=spec.particles,
         generations=spec.generations,
+        max_moves=spec.moves,
         seed=spec.seed,
         progress=progress,
         callback=callback,
@@ -736,7 +742,7 @@ def fit_identity(
             "maxiter": spec.maxiter,
             "popsize": spec.popsize,
             **(
-                {"method": spec.method, "particles": spec.particles, "gens": spec.generations}
+                {"method": spec.method, "n": spec.particles, "g": spec.generations, "m": spec.moves}
                 if spec.method != METHODS[0]
                 else {}
             ),

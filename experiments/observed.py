@@ -42,6 +42,7 @@ window, and equal shares ``1 / |K|``.
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import re
@@ -752,6 +753,17 @@ class ObservationTargets:
             model = subset_shares(span_mean(monthly, self.scenario, start, end), subset)
             out.setdefault(indicator, []).append(np.abs(np.nanmean(model, axis=0) - observed))
         return {k: np.concatenate(v) for k, v in out.items()}
+
+    def simulated(self, shares: np.ndarray) -> ObservationTargets:
+        """The same targets with the values runs give instead of the observed ones (synthetic
+        data for a parameter-recovery study): each group's model shares averaged over runs."""
+        out = copy.copy(self)
+        out.groups = []
+        for indicator, state, dim, start, end, subset, _ in self.groups:
+            monthly = shares[:, :, state, :, dim]
+            model = subset_shares(span_mean(monthly, self.scenario, start, end), subset)
+            out.groups.append((indicator, state, dim, start, end, subset, np.nanmean(model, 0)))
+        return out
 
     def loss(self, shares: np.ndarray) -> float:
         """The targets' loss of one candidate's runs (see the class docstring)."""

@@ -107,7 +107,8 @@ def pairs_figure(fit) -> Figure:
     k = len(free)
     values = fit.posterior.particles
     with _style():
-        fig = Figure(figsize=(7.0, 7.0), layout="constrained")
+        fig = Figure(figsize=(7.0, 7.0))
+        fig.subplots_adjust(left=0.16, bottom=0.16, right=0.99, top=0.99, wspace=0.08, hspace=0.08)
         axes = fig.subplots(k, k, squeeze=False)
         for i in range(k):
             for j in range(k):

@@ -11,6 +11,7 @@ import pytest
 
 from experiments.calibration import (
     calibrate,
+    calibrate_posterior,
     calibration_spec,
     fit_identity,
     fit_targets,
@@ -80,6 +81,36 @@ def test_a_fit_never_sees_the_validation_window(prior, observed):
         for data in (observed, _poisoned(observed), early)
     }
     assert len(identities) == 2  # the poisoned validation window changes nothing
+
+
+def test_a_posterior_never_sees_the_validation_window(prior, observed):
+    """The ABC-SMC posterior too: poisoning the validation window changes no particle."""
+    full = calibration_spec(prior)
+    spec = replace(full, free=full.free[-2:], particles=12, generations=1, moves=1, runs=2)
+    patterns, _ = patterns_for(prior)
+    fits = [
+        calibrate_posterior(prior, patterns=patterns, spec=spec, progress=False, observed=data)
+        for data in (observed, _poisoned(observed))
+    ]
+    np.testing.assert_array_equal(fits[0].posterior.particles, fits[1].posterior.particles)
+    np.testing.assert_array_equal(fits[0].posterior.distances, fits[1].posterior.distances)
+    assert fits[0].id == fits[1].id and fits[0].observed > 0
+
+
+def test_simulated_targets_are_the_runs_own_values(prior):
+    """A recovery study's synthetic targets: the runs that made them have loss 0, others not."""
+    from model.ensemble import simulate_ensemble
+    from model.metrics import partner_shares
+
+    targets = fit_targets(prior, calibration_spec(prior))
+    ties, _ = simulate_ensemble(prior.compiled, np.array([1, 2, 3], dtype=np.uint64))
+    shares = partner_shares(ties[:, : targets.last_step + 1])
+    synthetic = targets.simulated(shares)
+    assert len(synthetic.groups) == len(targets.groups)
+    assert synthetic.loss(shares) == 0.0
+    assert targets.loss(shares) > 0.0
+    other, _ = simulate_ensemble(prior.compiled, np.array([7], dtype=np.uint64))
+    assert synthetic.loss(partner_shares(other[:, : targets.last_step + 1])) > 0.0
 
 
 def test_the_targets_loss_by_hand(prior):

@@ -220,7 +220,8 @@ def test_the_committed_calibration_matches_its_inputs():
     fitted = load_scenario(BASELINE)
     for p in calibration_spec(prior).free:
         leaf = fitted.parameters[p.key]
-        assert leaf.source.startswith(f"fitted: fit {fit_id}") and p.low <= leaf.value <= p.high
+        assert leaf.source.startswith("fitted:") and f"fit {fit_id}" in leaf.source
+        assert p.low <= leaf.value <= p.high
 
 
 @pytest.mark.parametrize(

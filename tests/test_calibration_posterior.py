@@ -1,0 +1,133 @@
+"""The ABC-SMC calibration: its settings, per-particle seeds, reproducibility, the files it
+writes and the scenario at the posterior medians."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.batch import replicate_seeds
+from experiments.calibration import (
+    _variant,
+    calibrate_posterior,
+    calibration_spec,
+    losses,
+    particle_seeds,
+    patterns_for,
+    posterior_draws,
+    posterior_scenario_text,
+)
+from experiments.cli import main
+from model.scenario import ScenarioError, load_scenario
+from tests.conftest import SCENARIOS
+
+PRIOR = SCENARIOS / "baseline-prior.toml"
+
+
+@pytest.fixture(scope="module")
+def prior():
+    return load_scenario(PRIOR)
+
+
+@pytest.fixture(scope="module")
+def small_fit(prior):
+    full = calibration_spec(prior)
+    spec = replace(full, free=full.free[:2], particles=16, generations=2, moves=2, runs=2)
+    patterns, _ = patterns_for(prior)
+    return calibrate_posterior(prior, patterns=patterns, spec=spec, threads=2, progress=False)
+
+
+def test_the_baseline_asks_for_a_posterior(prior):
+    spec = calibration_spec(prior)
+    assert spec.method == "abc-smc"
+    assert spec.particles >= 100 and spec.generations >= 1 and spec.moves >= 1
+    kinds = {p.key for p in spec.free if p.key.startswith("model.event_scale.")}
+    assert len(kinds) >= 5  # the events' magnitudes are estimated by group
+
+
+def test_an_unknown_method_is_one_line(prior, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'extends = "{PRIOR}"\n[calibration]\nmethod = "mcmc"\n')
+    with pytest.raises(ScenarioError, match=r"calibration\.method.*abc-smc"):
+        calibration_spec(load_scenario(bad))
+
+
+def test_a_particle_loss_does_not_depend_on_its_block(prior):
+    """Per-variant seeds: a variant's loss is the same alone or among others, and equals the
+    loss with the same seeds given as the common row."""
+    spec = calibration_spec(prior)
+    keys = [p.key for p in spec.free[:2]]
+    patterns, _ = patterns_for(prior)
+    values = np.array([[1.0, 0.5], [1.5, 1.2], [0.7, 0.9]])
+    variants = [_variant(prior, keys, v) for v in values]
+    seeds = particle_seeds(np.array([11, 12, 13], dtype=np.uint64), 3)
+    together = losses(variants, patterns, seeds)
+    alone = [losses([v], patterns, seeds[k : k + 1])[0] for k, v in enumerate(variants)]
+    common = losses([variants[1]], patterns, seeds[1])
+    np.testing.assert_array_equal(together, alone)
+    assert common[0] == together[1]
+    np.testing.assert_array_equal(seeds[1], replicate_seeds(12, 3))
+
+
+def test_the_posterior_is_reproducible_whatever_the_threads(prior, small_fit):
+    full = calibration_spec(prior)
+    spec = replace(full, free=full.free[:2], particles=16, generations=2, moves=2, runs=2)
+    patterns, _ = patterns_for(prior)
+    again = calibrate_posterior(prior, patterns=patterns, spec=spec, threads=1, progress=False)
+    np.testing.assert_array_equal(again.posterior.particles, small_fit.posterior.particles)
+    assert again.id == small_fit.id
+    for p in spec.free:
+        values = small_fit.posterior.particles[:, small_fit.posterior.keys.index(p.key)]
+        assert np.all((values > p.low) & (values < p.high))
+    assert np.all(small_fit.posterior.distances <= small_fit.posterior.generations[-1].epsilon)
+
+
+def test_the_scenario_at_the_medians_cites_the_fit_and_its_interval(prior, small_fit, tmp_path):
+    out = tmp_path / "fitted.toml"
+    out.write_text(posterior_scenario_text(prior, small_fit, out, "fitted", tmp_path / "p.parquet"))
+    fitted = load_scenario(out)
+    medians = small_fit.posterior.quantiles([0.5]).iloc[0]
+    for key in small_fit.posterior.keys:
+        leaf = fitted.parameters[key]
+        assert leaf.value == pytest.approx(float(medians[key]), rel=1e-3)
+        lo, hi = map(float, re.search(r"interval \[([^,]+), ([^\]]+)\]", leaf.source).groups())
+        assert lo <= leaf.value <= hi and small_fit.id in leaf.source
+
+
+def test_posterior_draws_follow_the_weights():
+    table = pd.DataFrame({"a": [1.0, 2.0, 3.0], "weight": [0.0, 0.25, 0.75]})
+    drawn = posterior_draws(table, 4000, seed=5)
+    assert set(drawn["a"]) == {2.0, 3.0}
+    assert abs((drawn["a"] == 3.0).mean() - 0.75) < 0.03
+    pd.testing.assert_frame_equal(drawn, posterior_draws(table, 4000, seed=5))
+
+
+def test_calibrate_writes_the_posterior_the_scenario_and_the_report(tmp_path, monkeypatch, capsys):
+    small = tmp_path / "small.toml"
+    small.write_text(
+        f'extends = "{PRIOR}"\n'
+        '[scenario]\nname = "small"\n'
+        "[calibration]\nparticles = 12\ngenerations = 1\nmoves = 1\nruns = 2\n"
+    )
+    spec = calibration_spec(load_scenario(small))
+    monkeypatch.chdir(tmp_path)
+    output = tmp_path / "small-fit.toml"
+    code = main(["calibrate", str(small), "--output", str(output), "--quiet", "--workers", "2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    posterior = pd.read_parquet(tmp_path / "small-fit-posterior.parquet")
+    assert len(posterior) == 12 and np.isclose(posterior["weight"].sum(), 1.0)
+    assert set(p.key for p in spec.free) <= set(posterior.columns)
+    assert "90% CI" in out and re.search(r"^observed: \d+ observations", out, re.M)
+    (folder,) = (tmp_path / "results" / "small-calibrated").glob("calibration-*")
+    report = (folder / "report.md").read_text()
+    assert "credible interval" in report and "Posterior predictive" in report
+    for name in ("marginals.png", "pairs.png"):
+        assert (folder / "figures" / name).stat().st_size > 0
+    predictive = pd.read_parquet(folder / "predictive-patterns.parquet")
+    assert predictive["pass_rate"].between(0, 1).all()
+    load_scenario(output)
