@@ -289,16 +289,25 @@ def _particle_error(
     )
 
 
-def check_particles(scenario: Scenario, posterior: Posterior, points: Sequence[int]) -> None:
+def check_particles(
+    scenario: Scenario, posterior: Posterior, points: Sequence[int], *, keep: int = 0
+) -> dict[int, Scenario]:
     """Build the scenario at each particle of ``points``: a combination the scenario refuses
-    (e.g. dimension weights that no longer sum to 1) is a :class:`PosteriorError`."""
+    (e.g. dimension weights that no longer sum to 1) is a :class:`PosteriorError`.
+
+    Returns the first ``keep`` variants built (particle -> scenario), for reuse.
+    """
+    built: dict[int, Scenario] = {}
     for point in points:
         row = posterior.particles.iloc[int(point)]
         values = {k: float(v) for k, v in row.items()}
         try:
-            scenario.with_overrides(values, file=posterior.file)
+            variant = scenario.with_overrides(values, file=posterior.file)
         except ScenarioError as error:
             raise _particle_error(error, posterior.file, values, int(point)) from None
+        if len(built) < keep:
+            built[int(point)] = variant
+    return built
 
 
 def draw_particles(weights: np.ndarray, batch_seed: int, runs: int) -> np.ndarray:

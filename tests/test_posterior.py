@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -132,6 +133,9 @@ def test_a_posterior_plan_pairs_each_replicate_with_its_particle(baseline, poste
     assert np.array_equal(replicates, np.arange(50))
     assert np.array_equal(points, draw_particles(posterior.weights, 3, 50))
     assert 2 not in set(points)
+    # the variants built to check the particles are reused here, and never sent to workers
+    assert set(plan.built) == set(points) and plan.variant(points[0]) is plan.built[points[0]]
+    assert pickle.loads(pickle.dumps(plan)).built == {}
     with pytest.raises(BatchError, match="not with a sweep"):
         from experiments.design import parse_sweep_option, sweep_of
 
