@@ -5,7 +5,10 @@ the model. Figures follow one style: matplotlib's Figure API, dates on the time 
 units, the Okabe-Ito colour-blind-safe palette (viridis for heatmaps), PNG (200 dpi) and SVG.
 
 Bands are quantiles over runs: the median, the 50% band (25th-75th percentiles) and the 90%
-band (5th-95th).
+band (5th-95th). Each band's label says what its runs vary in: ``seeds only`` (every run has
+the scenario's parameters) or ``posterior and seeds`` (each run's parameters are drawn from a
+posterior, ``multivector run --posterior``); a sweep's bands are per point, or pooled over
+points, as their titles say.
 """
 
 from __future__ import annotations
@@ -88,6 +91,11 @@ def _band(ax, frame, colour, label=None, *, both=True):
     ax.plot(frame["date"], frame["p50"], color=colour, lw=1.6, label=label)
 
 
+def _runs_label(share: str, note: str | None) -> str:
+    """A band's legend label: ``90% of runs``, with what the runs vary in when known."""
+    return f"{share} of runs" + (f" ({note})" if note else "")
+
+
 def _levels(values: pd.Series, max_levels: int = 5) -> pd.Series:
     """A swept parameter as at most ``max_levels`` labelled levels (quantile bins if many)."""
     unique = np.sort(values.unique())
@@ -134,7 +142,13 @@ def trajectory_figure(
                 )
             ax.set_ylabel(label)
             _style_dates(ax)
-            ax.legend(frameon=False, ncol=min(len(states), 5), loc="upper center")
+            note = batch.band_note
+            ax.legend(
+                frameon=False,
+                ncol=min(len(states), 5),
+                loc="upper center",
+                title=f"median and {_runs_label('50%', note)}" if note else None,
+            )
             axes = [ax]
         else:
             fig, axes = _facets(len(states))
@@ -162,9 +176,14 @@ def trajectory_figure(
             for ax in axes[:: min(len(axes), 3)]:
                 ax.set_ylabel(label)
             if by is None:
+                note = batch.band_note
                 handles = [
-                    mpl.patches.Patch(color=OKABE_ITO[0], alpha=0.15, label="90% of runs"),
-                    mpl.patches.Patch(color=OKABE_ITO[0], alpha=0.35, label="50% of runs"),
+                    mpl.patches.Patch(
+                        color=OKABE_ITO[0], alpha=0.15, label=_runs_label("90%", note)
+                    ),
+                    mpl.patches.Patch(
+                        color=OKABE_ITO[0], alpha=0.35, label=_runs_label("50%", note)
+                    ),
                     mpl.lines.Line2D([], [], color=OKABE_ITO[0], label="median"),
                 ]
                 fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False)
@@ -395,9 +414,10 @@ def regional_figure(batch: Batch) -> Figure:
         ax.set_ylim(0, 1)
         ax.set_ylabel(metric_label("regional_cooperation"))
         _style_dates(ax)
+        note = batch.band_note
         handles = [
-            mpl.patches.Patch(color=OKABE_ITO[2], alpha=0.15, label="90% of runs"),
-            mpl.patches.Patch(color=OKABE_ITO[2], alpha=0.35, label="50% of runs"),
+            mpl.patches.Patch(color=OKABE_ITO[2], alpha=0.15, label=_runs_label("90%", note)),
+            mpl.patches.Patch(color=OKABE_ITO[2], alpha=0.35, label=_runs_label("50%", note)),
             mpl.lines.Line2D([], [], color=OKABE_ITO[2], label="median"),
         ]
         ax.legend(handles=handles, frameon=False, loc="upper left")
@@ -504,6 +524,7 @@ def compare(
         ib = ia if paired else rng.integers(0, len(vb), len(vb))
         boot[k] = np.median(vb[ib], axis=0) - np.median(va[ia], axis=0)
     low, high = np.quantile(boot, [0.05, 0.95], axis=0)
+    varies = _compare_note(a, b)
     names = a.state_names
     label = metric_label(metric).splitlines()[0]
     # show the years from shortly before the batches first differ
@@ -524,7 +545,11 @@ def compare(
             ax.set_ylabel(f"Difference of medians\n({label.lower()}, B - A)")
         handles = [
             mpl.lines.Line2D([], [], color=OKABE_ITO[1], label="median of B - median of A"),
-            mpl.patches.Patch(color=OKABE_ITO[1], alpha=0.3, label="90% bootstrap band"),
+            mpl.patches.Patch(
+                color=OKABE_ITO[1],
+                alpha=0.3,
+                label="90% bootstrap band" + (f" (runs vary in {varies})" if varies else ""),
+            ),
         ]
         fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False)
         fig.suptitle(f"{label}: B = {b.title}\nminus A = {a.title}", fontsize=11)
@@ -545,6 +570,7 @@ def compare(
         f"A: `{a.path}` ({va.shape[0]} runs); B: `{b.path}` ({vb.shape[0]} runs); "
         f"{'paired (same seeds)' if paired else 'independent'} bootstrap, {resamples} resamples.",
         "",
+        *([f"Runs vary in {varies}.", ""] if varies else []),
         f"Final month: {table['date'][0]}.",
         "",
         "| state | median A | median B | B - A | 90% band |",
@@ -560,6 +586,17 @@ def compare(
         table.to_parquet(folder.path / f"compare-{metric}.parquet", index=False)
         (folder.path / f"compare-{metric}.md").write_text("\n".join(lines) + "\n")
     return folder.path, table
+
+
+def _compare_note(a: Batch, b: Batch) -> str | None:
+    """What the two batches' runs vary in, for the comparison's band (None for two sweeps)."""
+    notes = (a.band_note, b.band_note)
+    if notes == (None, None):
+        return None
+    if notes[0] == notes[1]:
+        return notes[0]
+    shown = [n or "sweep points and seeds" for n in notes]
+    return f"A: {shown[0]}; B: {shown[1]}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -786,7 +823,7 @@ def write_report(path: str | Path) -> Path:
         f"{m['scenario']['end']}. {m['batch']['total_runs']} runs "
         + (
             f"({m['batch']['points']} points x {m['batch']['runs']} replicates), "
-            if m["batch"]["points"] > 1
+            if m["batch"]["points"] > 1 and not batch.posterior
             else ""
         )
         + f"batch seed "
@@ -796,6 +833,8 @@ def write_report(path: str | Path) -> Path:
     ]
     if m.get("sweep"):
         parts.append(f"<p>Sweep: <code>{html.escape(json.dumps(m['sweep']))}</code></p>")
+    if batch.band_note is not None:
+        parts.append(_uncertainty_paragraph(batch))
     if m.get("overrides"):
         parts.append(f"<p>Overrides: <code>{html.escape(json.dumps(m['overrides']))}</code></p>")
     parts += [
@@ -833,6 +872,24 @@ def write_report(path: str | Path) -> Path:
     target = batch.path / "report.html"
     write_atomic(target, "\n".join(parts).encode())
     return target
+
+
+def _uncertainty_paragraph(batch: Batch) -> str:
+    """The report's line on what the bands show: seeds only, or posterior and seeds."""
+    if not batch.posterior:
+        return (
+            "<p>Uncertainty in the bands: <strong>seeds only</strong>. Every run has the "
+            "scenario's parameters; runs differ in their seeds.</p>"
+        )
+    p = batch.posterior
+    keys = ", ".join(f"<code>{html.escape(k)}</code>" for k in p["parameters"])
+    return (
+        "<p>Uncertainty in the bands: <strong>posterior and seeds</strong>. Each run has its own "
+        f"seed and a particle drawn from the posterior <code>{html.escape(p['file'])}</code> "
+        f"(sha256 <code>{p['sha256'][:12]}</code>; {p['particles']} particles, "
+        f"{p['particles_drawn']} drawn) by weight, which sets {keys}; the draws are in "
+        f"<code>{html.escape(p['table'])}</code>.</p>"
+    )
 
 
 def _latest_validation(batch: Batch) -> tuple[pd.DataFrame, Path] | None:

@@ -7,6 +7,12 @@ replicate ``k % runs`` of point ``k // runs``. Replicate ``r``'s seed is child `
 between points are not seed noise). A run's results depend only on its scenario, point and seed:
 identical whatever the engine, executor, number of workers or chunking.
 
+A *posterior* batch (``--posterior FILE``, :mod:`experiments.posterior`) pairs points with
+replicates instead of crossing them: the points are the file's particles, and run ``r`` is
+replicate ``r`` with the particle drawn for it (``Plan.draws[r]``, drawn once from the
+normalised weights with a generator of its own under the batch seed). Its runs vary in their
+parameters and their seeds, so its bands show posterior and seed uncertainty together.
+
 The runs are cut into contiguous chunks. Each chunk is simulated (ensemble engine by default,
 or the Mesa model) and measured where it runs, and written by this process atomically (a
 temporary file, then a rename) as one Parquet part per table. A batch folder is first named
@@ -42,10 +48,18 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from experiments.posterior import (
+    PARTICLE_SPAWN_KEY,
+    Posterior,
+    check_particles,
+    draw_particles,
+    file_sha256,
+)
 from experiments.store import (
     DESIGN,
     INCOMPLETE,
     MANIFEST,
+    POSTERIOR,
     STORES,
     TABLES_OF_STORE,
     BatchError,
@@ -61,6 +75,7 @@ __all__ = [
     "BatchInterrupted",
     "BatchResult",
     "Plan",
+    "draws_table",
     "evaluate",
     "make_plan",
     "replicate_seeds",
@@ -78,6 +93,10 @@ MIN_CHUNK = {"ensemble": 250, "mesa": 4}
 # per worker), which finishes before the ensemble kernel would have compiled (~24 s)
 SMALL_BATCH = 200
 SERIAL_MESA_BATCH = 64
+# a posterior batch's variants built while planning (to check them) are kept for the chunks
+# simulated in the planning process, up to this many (about 0.5 MB each): building one costs
+# about 10 ms, as much as simulating 50 runs
+KEPT_VARIANTS = 512
 
 
 class BatchInterrupted(Exception):
@@ -125,7 +144,12 @@ def recording(store: str, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True, eq=False)
 class Plan:
-    """What a batch runs: scenario, design points, replicates, chunking, store and engine."""
+    """What a batch runs: scenario, design points, replicates, chunking, store and engine.
+
+    Points and replicates are crossed (a sweep, or one point), or, with ``draws``, paired: run
+    ``r`` is replicate ``r`` at point ``draws[r]`` (a posterior batch, whose points are the
+    posterior's particles and whose ``posterior`` describes the file).
+    """
 
     scenario: Scenario
     design: pd.DataFrame
@@ -135,6 +159,13 @@ class Plan:
     engine: str = "ensemble"
     chunk_size: int = 1
     sweep: dict[str, Any] = field(default_factory=dict)
+    draws: np.ndarray | None = None
+    posterior: dict[str, Any] = field(default_factory=dict)
+    built: dict[int, Scenario] = field(default_factory=dict, repr=False)
+    """Variants already built in this process (point -> scenario); never sent to workers."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "built": {}}
 
     @cached_property
     def seeds(self) -> np.ndarray:
@@ -147,11 +178,23 @@ class Plan:
 
     @property
     def n_runs(self) -> int:
-        return self.n_points * self.runs
+        return self.runs if self.draws is not None else self.n_points * self.runs
 
     @property
     def swept(self) -> list[str]:
+        """The key paths that vary between points (swept, or set by the posterior)."""
         return list(self.design.columns)
+
+    @property
+    def uncertainty(self) -> str:
+        """What varies between the runs of a point: ``seeds``, or ``posterior+seeds``."""
+        return "posterior+seeds" if self.draws is not None else "seeds"
+
+    def locate(self, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The point and the replicate of each run."""
+        if self.draws is not None:
+            return self.draws[runs], runs
+        return runs // self.runs, runs % self.runs
 
     @cached_property
     def chunks(self) -> list[tuple[int, int]]:
@@ -170,8 +213,11 @@ class Plan:
 
     def variant(self, point: int) -> Scenario:
         """The scenario at a design point."""
+        if int(point) in self.built:
+            return self.built[int(point)]
         values = self.point_values(point)
-        return self.scenario.with_overrides(values, file="sweep") if values else self.scenario
+        file = self.posterior.get("file", "sweep")
+        return self.scenario.with_overrides(values, file=file) if values else self.scenario
 
 
 def default_executor(engine: str, n_runs: int = SERIAL_MESA_BATCH) -> str:
@@ -199,14 +245,28 @@ def make_plan(
     engine: str = "ensemble",
     chunk_size: int | None = None,
     workers: int = 1,
+    posterior: Posterior | None = None,
 ) -> Plan:
-    """Plan a batch (the design is drawn here, from the sweep's seed or the batch seed)."""
+    """Plan a batch (the design is drawn here, from the sweep's seed or the batch seed).
+
+    With a ``posterior`` (:func:`experiments.posterior.load_posterior`), each of the ``runs``
+    replicates gets a particle drawn from it; every particle drawn is checked here by building
+    the scenario with it, so a combination the scenario refuses stops the batch before its
+    folder exists.
+    """
     runs = scenario.runs if runs is None else runs
     seed = scenario.seed if seed is None else seed
     if store not in STORES:
         raise BatchError(f"--store {store}: one of {', '.join(STORES)}")
     if engine not in ENGINES:
         raise BatchError(f"--engine {engine}: one of {', '.join(ENGINES)}")
+    if posterior is not None:
+        if sweep is not None:
+            raise BatchError(
+                f"--posterior {posterior.file}: not with a sweep (--sweep or the scenario's "
+                "[sweep]); a posterior batch draws each run's parameters, a sweep sets them"
+            )
+        return _posterior_plan(scenario, posterior, runs, seed, store, engine, chunk_size, workers)
     if sweep is None:
         design = pd.DataFrame(index=pd.RangeIndex(1, name="point"))
         spec: dict[str, Any] = {}
@@ -226,6 +286,29 @@ def make_plan(
     return Plan(scenario, design, runs, seed, store, engine, size, spec)
 
 
+def _posterior_plan(scenario, posterior, runs, seed, store, engine, chunk_size, workers) -> Plan:
+    draws = draw_particles(posterior.weights, seed, runs)
+    drawn = pd.unique(draws)  # in the order the runs first need them
+    built = check_particles(scenario, posterior, drawn, keep=KEPT_VARIANTS)
+    spec = {
+        "file": posterior.file,
+        "path": str(posterior.path),
+        "sha256": posterior.sha256,
+        "particles": len(posterior.particles),
+        "particles_drawn": int(drawn.size),
+        "parameters": posterior.keys,
+        "draws": (
+            f"numpy.random.default_rng(SeedSequence(batch_seed, spawn_key="
+            f"{PARTICLE_SPAWN_KEY})).choice(particles, size=runs, p=normalised weights)"
+        ),
+        "table": POSTERIOR,
+    }
+    size = chunk_size or default_chunk_size(runs, store, engine, workers)
+    return Plan(
+        scenario, posterior.particles, runs, seed, store, engine, size, {}, draws, spec, built
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # simulating and measuring one chunk (runs in a worker)
 
@@ -233,8 +316,7 @@ def make_plan(
 def simulate_chunk(plan: Plan, first: int, stop: int, threads: int = 1) -> dict[str, pd.DataFrame]:
     """Simulate and measure runs ``first .. stop - 1`` of a plan: the store's tables."""
     runs = np.arange(first, stop, dtype=np.int64)
-    points = runs // plan.runs
-    replicates = runs % plan.runs
+    points, replicates = plan.locate(runs)
     unique, variant = np.unique(points, return_inverse=True)
     columns: dict[str, np.ndarray] = {
         "run": runs,
@@ -541,13 +623,20 @@ def _manifest(plan: Plan, overrides: dict, command: Sequence[str]) -> dict:
         },
         "overrides": overrides,
         "sweep": plan.sweep,
+        "uncertainty": plan.uncertainty,
+        **({"posterior": plan.posterior} if plan.posterior else {}),
         "batch": {
             "runs": plan.runs,
             "points": plan.n_points,
             "total_runs": plan.n_runs,
             "batch_seed": plan.batch_seed,
             "seeds": [int(s) for s in plan.seeds],
-            "run_index": "run = point * runs + replicate; seed = seeds[replicate]",
+            "run_index": (
+                f"run = replicate; point = the particle drawn for it ({POSTERIOR}); "
+                "seed = seeds[replicate]"
+                if plan.draws is not None
+                else "run = point * runs + replicate; seed = seeds[replicate]"
+            ),
             "store": plan.store,
             "engine": plan.engine,
             "chunk_size": plan.chunk_size,
@@ -599,15 +688,19 @@ def run_batch(
     command: Sequence[str] | None = None,
     overrides: dict | None = None,
     progress: bool = True,
+    posterior: Posterior | None = None,
 ) -> BatchResult:
     """Plan, run and store a batch under ``out/<scenario>/<stamp>-<hash>/``.
 
     See the module docstring for the folder's layout and :func:`execute` for executors (default:
     ``threads`` for the ensemble engine, ``processes`` for the Mesa engine). Nothing is drawn
-    here: figures and the report are the command's work, after the run.
+    here: figures and the report are the command's work, after the run. With a ``posterior``,
+    each run's parameters are a particle drawn from it (see :func:`make_plan`).
     """
     workers = (os.cpu_count() or 1) if workers is None else workers
-    n_runs = (scenario.runs if runs is None else runs) * (1 if sweep is None else sweep.n_points)
+    n_runs = (scenario.runs if runs is None else runs) * (
+        1 if sweep is None or posterior is not None else sweep.n_points
+    )
     if engine == "ensemble" and n_runs <= SMALL_BATCH * workers and _kernel_not_compiled():
         # compiling the ensemble kernel (~24 s, once per machine) would take longer than these
         # runs on the Mesa engine, whose results are identical; compile it for next time
@@ -631,6 +724,7 @@ def run_batch(
         engine=engine,
         chunk_size=chunk_size,
         workers=workers if executor != "serial" else 1,
+        posterior=posterior,
     )
     if executor not in EXECUTORS:
         raise BatchError(f"--executor {executor}: one of {', '.join(EXECUTORS)}")
@@ -641,6 +735,7 @@ def run_batch(
         tables=TABLES_OF_STORE[plan.store],
         design=plan.design,
         manifest=_manifest(plan, overrides or {}, command),
+        draws=None if posterior is None else draws_table(plan, posterior.weights),
     )
     result = _complete(folder, plan, executor, workers, scheduler, progress, command)
     if compile_after:  # after the batch, so the compile does not slow it down
@@ -674,8 +769,28 @@ def resume_batch(
     return _complete(folder, plan, executor, workers, scheduler, progress, command)
 
 
+def draws_table(plan: Plan, weights: np.ndarray) -> pd.DataFrame:
+    """A posterior batch's draws, one row per run: ``run``, ``replicate``, ``seed``, the
+    particle ``point``, its normalised ``weight`` and the parameter values drawn."""
+    assert plan.draws is not None
+    runs = np.arange(plan.runs, dtype=np.int64)
+    table = pd.DataFrame(
+        {
+            "run": runs,
+            "replicate": runs,
+            "seed": plan.seeds,
+            "point": plan.draws,
+            "weight": np.asarray(weights, dtype=np.float64)[plan.draws],
+        }
+    )
+    for key in plan.swept:
+        table[key] = plan.design[key].to_numpy()[plan.draws]
+    return table
+
+
 def plan_from_manifest(path: Path, manifest: dict) -> Plan:
-    """Rebuild a batch's plan from its folder, checking that the scenario is unchanged."""
+    """Rebuild a batch's plan from its folder, checking that the scenario (and the posterior
+    file, for a posterior batch) is unchanged."""
     info = manifest["scenario"]
     try:
         scenario = load_scenario(info["path"], manifest.get("overrides", {}))
@@ -688,6 +803,8 @@ def plan_from_manifest(path: Path, manifest: dict) -> Plan:
         )
     batch = manifest["batch"]
     design = pd.read_parquet(path / DESIGN).set_index("point")
+    if manifest.get("posterior"):
+        return _posterior_plan_from_folder(path, manifest, scenario, design)
     if len(design) * batch["runs"] != batch["total_runs"]:
         raise BatchError(
             f"{path}: {DESIGN} does not match the manifest's {batch['total_runs']} runs"
@@ -701,6 +818,38 @@ def plan_from_manifest(path: Path, manifest: dict) -> Plan:
         batch["engine"],
         batch["chunk_size"],
         manifest.get("sweep", {}),
+    )
+
+
+def _posterior_plan_from_folder(path: Path, manifest: dict, scenario, design) -> Plan:
+    """A posterior batch's plan: its stored draws, once the posterior file is unchanged."""
+    spec, batch = manifest["posterior"], manifest["batch"]
+    try:
+        sha256 = file_sha256(spec["path"])
+    except OSError as error:
+        raise BatchError(
+            f"{path}: its posterior file {spec['path']} can no longer be read "
+            f"({error.strerror or type(error).__name__}); start a new batch"
+        ) from None
+    if sha256 != spec["sha256"]:
+        raise BatchError(
+            f"{path}: {spec['path']} has changed since the batch started "
+            f"(sha256 {sha256[:12]}, was {spec['sha256'][:12]}); start a new batch"
+        )
+    draws = pd.read_parquet(path / POSTERIOR, columns=["run", "point"]).sort_values("run")
+    if len(draws) != batch["runs"] or batch["runs"] != batch["total_runs"]:
+        raise BatchError(f"{path}: {POSTERIOR} does not match the manifest's {batch['runs']} runs")
+    return Plan(
+        scenario,
+        design,
+        batch["runs"],
+        batch["batch_seed"],
+        batch["store"],
+        batch["engine"],
+        batch["chunk_size"],
+        {},
+        draws["point"].to_numpy(dtype=np.int64),
+        spec,
     )
 
 

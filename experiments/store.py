@@ -7,7 +7,9 @@ A batch folder is first named ``<stamp>-<hash>.incomplete`` and renamed when eve
 stored, so a crash leaves a folder that ``multivector run --resume`` can finish::
 
     manifest.json        the plan, the resolved scenario with sources, seeds, versions, sessions
-    design.parquet       the sweep's points (one row when nothing is swept)
+    design.parquet       the sweep's points (one row when nothing is swept), or the particles
+                         of a posterior batch
+    posterior.parquet    (a posterior batch) each run's drawn particle, its weight and values
     metrics/part-NNNNNN.parquet      one Parquet part per chunk and table
     dimensions/ shares/              (annual and monthly stores)
     figures/ report.html             drawn by the command, after the run
@@ -41,8 +43,10 @@ __all__ = [
     "DESIGN",
     "INCOMPLETE",
     "MANIFEST",
+    "POSTERIOR",
     "STORES",
     "TABLES_OF_STORE",
+    "UNCERTAINTY",
     "Batch",
     "BatchError",
     "BatchFolder",
@@ -62,6 +66,9 @@ TABLES_OF_STORE = {
 }
 MANIFEST = "manifest.json"
 DESIGN = "design.parquet"
+POSTERIOR = "posterior.parquet"
+UNCERTAINTY = {"seeds": "seeds only", "posterior+seeds": "posterior and seeds"}
+"""What the runs of a batch's point vary in (the manifest's ``uncertainty``), as bands say it."""
 INCOMPLETE = ".incomplete"
 VERSIONED_PACKAGES = (
     "multivector",
@@ -155,8 +162,10 @@ class BatchFolder:
         tables: Sequence[str],
         design: pd.DataFrame,
         manifest: dict,
+        draws: pd.DataFrame | None = None,
     ) -> BatchFolder:
-        """Claim ``parent/<stem>.incomplete`` (``<stem>-<n>`` if taken) and write the plan."""
+        """Claim ``parent/<stem>.incomplete`` (``<stem>-<n>`` if taken) and write the plan
+        (and a posterior batch's ``draws``)."""
         parent.mkdir(parents=True, exist_ok=True)
         for n in range(10_000):
             name = stem if n == 0 else f"{stem}-{n}"
@@ -171,6 +180,8 @@ class BatchFolder:
         for table in tables:
             (folder.path / table).mkdir()
         design.rename_axis("point").reset_index().to_parquet(folder.path / DESIGN, index=False)
+        if draws is not None:
+            draws.to_parquet(folder.path / POSTERIOR, index=False)
         folder.write_manifest(manifest)
         return folder
 
@@ -288,6 +299,9 @@ class Batch:
         self.store = self.manifest["batch"]["store"]
         self.tables = self.manifest["batch"]["tables"]
         self.swept = list(self.manifest.get("sweep", {}).get("parameters", {}))
+        self.posterior = self.manifest.get("posterior", {})
+        # batches written before posterior batches existed varied in their seeds only
+        self.uncertainty = self.manifest.get("uncertainty", "seeds")
         self.state_names = _names(params, "states")
         self.power_names = _names(params, "powers")
         self.poles = [k.split(".")[2] for k in params if k.startswith("alignment.poles.")]
@@ -297,6 +311,17 @@ class Batch:
     def states(self) -> list[str]:
         return list(self.state_names)
 
+    @property
+    def varied(self) -> list[str]:
+        """The key paths whose values are columns of the metrics table: swept or drawn."""
+        return self.swept + list(self.posterior.get("parameters", []))
+
+    @property
+    def band_note(self) -> str | None:
+        """What a band over this batch's runs shows, ``seeds only`` or ``posterior and seeds``;
+        None for a sweep, whose bands are per point or pooled over points."""
+        return None if self.swept else UNCERTAINTY.get(self.uncertainty, self.uncertainty)
+
     def metrics(self) -> pd.DataFrame:
         if self._metrics is None:
             self._metrics = load(self.path)
@@ -304,7 +329,8 @@ class Batch:
 
     def metric_names(self) -> list[str]:
         fixed = {"run", "point", "replicate", "seed", "date", "state", "largest_partner"}
-        return [c for c in self.metrics().columns if c not in fixed and c not in self.swept]
+        varied = set(self.varied)
+        return [c for c in self.metrics().columns if c not in fixed and c not in varied]
 
     def shares(self, dimension: str = "overall") -> pd.DataFrame:
         if "shares" not in self.tables:

@@ -68,6 +68,23 @@ def test_trajectory_figure_has_states_dates_units_and_bands(batches):
     assert len(overlay.axes) == 1 and len(overlay.axes[0].lines) == 2
 
 
+def test_bands_say_what_their_runs_vary_in(batches):
+    def legend(fig):
+        return [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+
+    plain = Batch(batches["plain"])
+    assert plain.uncertainty == "seeds" and plain.band_note == "seeds only"
+    assert "90% of runs (seeds only)" in legend(trajectory_figure(plain, "dependence"))
+    assert "Uncertainty in the bands: <strong>seeds only</strong>" in (
+        write_report(batches["plain"]).read_text()
+    )
+    # a sweep keeps its labels: its band pools points, as its title says
+    swept = Batch(batches["sweep"])
+    assert swept.band_note is None
+    fig = trajectory_figure(swept, "dependence")
+    assert "90% of runs" in legend(fig) and "pooled over 6 sweep points" in fig._suptitle.get_text()
+
+
 def test_plot_writes_every_supported_figure(batches):
     written = plot(batches["plain"])
     names = sorted(p.name for p in written)

@@ -28,8 +28,8 @@ def register(subparsers) -> None:
         "run",
         help="run a batch (replicates, optionally a sweep) and write results and figures",
         description="Run a batch of a scenario: replicate seeds crossed with the points of "
-        "a sweep, in chunks, stored as Parquet under --out. Resume an interrupted batch with "
-        "--resume DIR.",
+        "a sweep, or each replicate with parameters drawn from a posterior (--posterior), in "
+        "chunks, stored as Parquet under --out. Resume an interrupted batch with --resume DIR.",
     )
     run.add_argument("scenario", nargs="?", help="scenario TOML file, e.g. scenarios/baseline.toml")
     run.add_argument(
@@ -54,6 +54,12 @@ def register(subparsers) -> None:
         "--samples",
         type=positive_int,
         help="points of an lhs or sobol design; values per range of a grid",
+    )
+    run.add_argument(
+        "--posterior",
+        metavar="FILE",
+        help="draw each run's parameters from a posterior: a Parquet file with one row per "
+        "particle, a column per key path and a 'weight' column (not with a sweep)",
     )
     run.add_argument(
         "--store",
@@ -154,6 +160,9 @@ def _run(args, command):
     )
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler: only with --executor dask")
+    posterior = None
+    if args.posterior is not None:
+        posterior = _posterior(args.posterior, scenario, sweep, overrides)
     return run_batch(
         scenario,
         runs=args.runs,
@@ -169,7 +178,28 @@ def _run(args, command):
         overrides=overrides,
         command=command,
         progress=not args.quiet,
+        posterior=posterior,
     )
+
+
+def _posterior(file, scenario, sweep, overrides):
+    """The checked posterior of ``--posterior FILE``; refused with a sweep or a ``--set`` of
+    one of its parameters."""
+    from experiments.posterior import load_posterior
+
+    if sweep is not None:
+        where = "--sweep" if sweep.file == "--sweep" else f"the [sweep] of {sweep.file}"
+        raise UsageError(
+            f"--posterior {file}: not with a sweep ({where}); a posterior batch draws each "
+            "run's parameters from the particles, a sweep sets them at points"
+        )
+    posterior = load_posterior(file, scenario)
+    clashing = [key for key in posterior.keys if key in overrides]
+    if clashing:
+        raise UsageError(
+            f"--set {clashing[0]}: the posterior {file} sets it for every run; drop one of them"
+        )
+    return posterior
 
 
 def _resume(args, command):
@@ -186,6 +216,7 @@ def _resume(args, command):
             ("--sweep", bool(args.sweeps)),
             ("--design", args.design is not None),
             ("--samples", args.samples is not None),
+            ("--posterior", args.posterior is not None),
             ("--chunk-size", args.chunk_size is not None),
             ("--store", args.store is not None),
             ("--engine", args.engine is not None),
@@ -195,7 +226,9 @@ def _resume(args, command):
     ]
     if clashing:
         raise UsageError(
-            f"--resume {args.resume}: the batch's plan is fixed; drop {', '.join(clashing)}"
+            f"--resume {args.resume}: the batch's plan is fixed (its manifest has the scenario, "
+            f"seeds{' and posterior' if args.posterior is not None else ''}); "
+            f"drop {', '.join(clashing)}"
         )
     if args.scheduler and args.executor != "dask":
         raise UsageError("--scheduler: only with --executor dask")
