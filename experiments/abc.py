@@ -53,7 +53,7 @@ import pandas as pd
 from scipy.special import expit, logit
 from tqdm import tqdm
 
-__all__ = ["Generation", "Posterior", "abc_smc", "weighted_quantile"]
+__all__ = ["Generation", "Population", "abc_smc", "weighted_quantile"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Generation:
 
 
 @dataclass(frozen=True)
-class Posterior:
+class Population:
     """Weighted particles of the last generation.
 
     Attributes
@@ -142,7 +142,7 @@ def abc_smc(
     min_acceptance: float = 0.05,
     progress: bool = False,
     callback: Callable[[int, Generation], None] | None = None,
-) -> Posterior:
+) -> Population:
     """Sample the ABC posterior of ``theta`` under independent uniform priors on ``[low, high]``.
 
     Parameters
@@ -240,6 +240,6 @@ def abc_smc(
                 break
     finally:
         bar.close()
-    return Posterior(
+    return Population(
         tuple(keys), to_theta(z), np.full(particles, 1.0 / particles), d, tuple(history)
     )

@@ -30,7 +30,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from experiments.abc import Generation, Posterior
+from experiments.abc import Generation, Population
 from experiments.design import SweepParameter, check_value
 from experiments.observed import ObservationTargets, fit_window, load_observed
 from experiments.patterns import Observation, Pattern, load_patterns, months_needed, pattern_loss
@@ -62,12 +62,12 @@ __all__ = [
     "losses",
     "particle_seeds",
     "patterns_for",
-    "posterior_draws",
     "posterior_predictive",
     "posterior_scenario_text",
     "prior_check",
     "prior_draws",
     "validate",
+    "variant_with",
 ]
 
 METHODS = ("differential-evolution", "abc-smc")
@@ -124,18 +124,19 @@ def _observe(
     steps: np.ndarray,
     threads: int,
     targets: ObservationTargets | None = None,
-) -> list[tuple[Observation | _Runs, np.ndarray | None]]:
+) -> Iterator[tuple[Observation | _Runs, float | None]]:
     """Run every variant for every seed (``seeds`` (R,), common, or (V, R), one row per variant).
 
-    Returns, per variant, an :class:`Observation` (or its runs of a group's) of the pattern
-    months ``steps`` and, with ``targets``, the partner shares of every month up to the last
-    target (else None).
+    Yields, per variant in order, an :class:`Observation` (or its runs of a group's) of the
+    pattern months ``steps`` and, with ``targets``, the targets' loss of its runs
+    (:meth:`experiments.observed.ObservationTargets.losses`; else None). Variants are
+    simulated ``RUNS_PER_CALL`` runs at a time, so a consumer that keeps only what it computes
+    from each holds one group's trajectories at most.
     """
     recorded = steps if targets is None else np.union1d(steps, targets.steps)
     pattern_months = np.searchsorted(recorded, steps)
     runs_each = seeds.shape[-1]
     per_call = max(1, RUNS_PER_CALL // runs_each)
-    out: list[tuple[Observation | _Runs, np.ndarray | None]] = []
     for first in range(0, len(variants), per_call):
         group = variants[first : first + per_call]
         stack = stack_variants([v.compiled for v in group])
@@ -153,9 +154,10 @@ def _observe(
             whole = Observation(
                 group[0], ties[:, pattern_months], regional[:, pattern_months], steps
             )
-        monthly_all = None
+        target_losses = None
         if targets is not None:  # recorded starts with months 0..last_step, contiguous
-            monthly_all = partner_shares(ties[:, : targets.last_step + 1])
+            monthly = partner_shares(ties[:, : targets.last_step + 1])
+            target_losses = targets.losses(monthly, len(group))
         for k, scenario in enumerate(group):
             runs = slice(k * runs_each, (k + 1) * runs_each)
             if whole is not None:
@@ -167,8 +169,7 @@ def _observe(
                     regional[runs][:, pattern_months],
                     steps,
                 )
-            out.append((observation, None if monthly_all is None else monthly_all[runs]))
-    return out
+            yield observation, None if target_losses is None else float(target_losses[k])
 
 
 def validate(
@@ -180,7 +181,9 @@ def validate(
 ) -> pd.DataFrame:
     """Score every pattern over runs of the scenario: one row per pattern."""
     seeds = np.asarray([int(s) for s in seeds], dtype=np.uint64)
-    ((observation, _),) = _observe([scenario], seeds, months_needed(patterns, scenario), threads)
+    ((observation, _),) = list(
+        _observe([scenario], seeds, months_needed(patterns, scenario), threads)
+    )
     rows = []
     for pattern in patterns:
         margins, left = observation.margins(pattern)
@@ -217,7 +220,7 @@ def prior_check(
 
     seeds = np.asarray([int(s) for s in seeds], dtype=np.uint64)
     keys = list(draws.columns)
-    variants = [_variant(scenario, keys, row) for row in draws.to_numpy()]
+    variants = [variant_with(scenario, keys, row) for row in draws.to_numpy()]
     feasible = [k for k, v in enumerate(variants) if v is not None]
     table = pd.DataFrame(False, index=draws.index, columns=[p.id for p in patterns])
     table["feasible"] = False
@@ -262,10 +265,10 @@ def losses(
         seeds = seeds[feasible]
     observations = _observe([variants[k] for k in feasible], seeds, steps, threads, use)
     scored = [p for p in patterns if p.scored] or list(patterns)
-    for k, (observation, monthly) in zip(feasible, observations, strict=True):
+    for k, (observation, target_loss) in zip(feasible, observations, strict=True):
         out[k] = np.mean([pattern_loss(observation.margins(p)[0], p) for p in scored])
         if use is not None:
-            out[k] += observed_weight * use.loss(monthly)
+            out[k] += observed_weight * target_loss
     return out
 
 
@@ -373,7 +376,9 @@ class Fit:
     observed: int = 0  # fit-window share observations used as targets (0: patterns only)
 
 
-def _variant(scenario: Scenario, keys: Sequence[str], x: np.ndarray) -> Scenario | None:
+def variant_with(scenario: Scenario, keys: Sequence[str], x: np.ndarray) -> Scenario | None:
+    """``scenario`` with the values ``x`` at the key paths ``keys``; None if it rejects them
+    (an event would push a value out of its range): such a candidate is infeasible."""
     try:
         return scenario.with_overrides(
             {k: float(v) for k, v in zip(keys, x, strict=True)}, file="calibration"
@@ -445,7 +450,7 @@ def calibrate(
         nonlocal evaluations
         candidates = np.atleast_2d(x.T)  # (S, k)
         evaluations += len(candidates)
-        variants = [_variant(scenario, keys, c) for c in candidates]
+        variants = [variant_with(scenario, keys, c) for c in candidates]
         return losses(
             variants, patterns, seeds, threads=threads, targets=targets, observed_weight=weight
         )
@@ -475,7 +480,7 @@ def calibrate(
         bar.close()
     values = {k: _round(v) for k, v in zip(keys, result.x, strict=True)}
     final = losses(
-        [_variant(scenario, keys, np.array(list(values.values())))],
+        [variant_with(scenario, keys, np.array(list(values.values())))],
         patterns,
         seeds,
         targets=targets,
@@ -500,7 +505,7 @@ class PosteriorFit:
     """A finished ABC-SMC calibration: the weighted particles and how they were found."""
 
     id: str
-    posterior: Posterior
+    posterior: Population
     spec: CalibrationSpec
     patterns: tuple[Pattern, ...]
     until: str | None
@@ -570,7 +575,7 @@ def calibrate_posterior(
         targets = fit_targets(scenario, spec, observed)
 
     def distance(theta: np.ndarray, simulation_seeds: np.ndarray) -> np.ndarray:
-        variants = [_variant(scenario, keys, row) for row in theta]
+        variants = [variant_with(scenario, keys, row) for row in theta]
         return losses(
             variants,
             patterns,
@@ -602,20 +607,6 @@ def calibrate_posterior(
     )
 
 
-def posterior_draws(posterior: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """``n`` particles drawn with replacement in proportion to their weights (seeded).
-
-    ``posterior``: a table of particles with a ``weight`` column (:meth:`Posterior.table`).
-    """
-    weights = posterior["weight"].to_numpy(dtype=float)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(POSTERIOR_DRAWS,)))
-    index = rng.choice(len(posterior), size=n, p=weights / weights.sum())
-    return posterior.iloc[index].reset_index(drop=False)
-
-
-POSTERIOR_DRAWS = 0x9057  # spawn key of the posterior draws' generator (apart from run seeds)
-
-
 def posterior_predictive(
     scenario: Scenario,
     posterior: pd.DataFrame,
@@ -629,28 +620,33 @@ def posterior_predictive(
 ):
     """Pattern pass rates and observed-data errors under the posterior.
 
-    ``draws`` particles drawn by weight (:func:`posterior_draws`), each run ``runs`` times with
-    seeds of its own. Returns ``(patterns, score)``: per pattern the share of all runs in which
-    it holds (``pass_rate``) and the share of draws for which it holds in at least 80% of their
-    runs (``draws_holding``); and the :class:`experiments.observed.Score` of every run against
-    the observed data (both windows, reported; a fit never reads the validation window).
+    ``draws`` particles drawn by weight (:func:`experiments.posterior.draw_particles`, as
+    ``run --posterior`` draws them), each run ``runs`` times with seeds of its own. Returns
+    ``(patterns, score)``: per pattern the share of all runs in which it holds (``pass_rate``)
+    and the share of draws for which it holds in at least 80% of their runs
+    (``draws_holding``); and the :class:`experiments.observed.Score` of every run against the
+    observed data (both windows, reported; a fit never reads the validation window).
     """
     from experiments.observed import score
     from experiments.patterns import HOLDS
+    from experiments.posterior import DISTANCE, WEIGHT, draw_particles
 
-    chosen = posterior_draws(posterior, draws, seed)
-    keys = [c for c in posterior.columns if c not in ("weight", "distance")]
-    variants = [_variant(scenario, keys, row) for row in chosen[keys].to_numpy()]
+    weights = posterior[WEIGHT].to_numpy(dtype=float)
+    chosen = posterior.iloc[draw_particles(weights / weights.sum(), seed, draws)]
+    keys = [c for c in posterior.columns if c not in (WEIGHT, DISTANCE)]
+    variants = [variant_with(scenario, keys, row) for row in chosen[keys].to_numpy()]
     if any(v is None for v in variants):
         raise ScenarioError("posterior", "particle", "out of range", "values the scenario accepts")
     from experiments.batch import replicate_seeds
 
     seeds = replicate_seeds(seed, draws * runs).reshape(draws, runs)
     steps = months_needed(patterns, scenario)
-    observations = _observe(variants, seeds, steps, threads)
+    per_draw = [  # each draw's margins only: a group's trajectories are dropped when measured
+        [o.margins(p)[0] for p in patterns] for o, _ in _observe(variants, seeds, steps, threads)
+    ]
     rows = []
-    for pattern in patterns:
-        margins = np.stack([o.margins(pattern)[0] for o, _ in observations])  # (draws, runs)
+    for k, pattern in enumerate(patterns):
+        margins = np.stack([draw[k] for draw in per_draw])  # (draws, runs)
         held = margins > pattern.tolerance
         rows.append(
             {
@@ -679,6 +675,7 @@ FIT_CODE = (
     "model/rules.py",
     "model/scenario.py",
     "model/seeding.py",
+    "experiments/abc.py",
     "experiments/calibration.py",
     "experiments/observed.py",
     "experiments/patterns.py",

@@ -745,14 +745,20 @@ class ObservationTargets:
         """The months a candidate's runs must record: every month up to the last target."""
         return np.arange(self.last_step + 1)
 
-    def errors(self, shares: np.ndarray) -> dict[str, np.ndarray]:
-        """Absolute errors per indicator; ``shares`` (R, T, S, P, D) for months 0..T-1."""
+    def errors(self, shares: np.ndarray, variants: int = 1) -> dict[str, np.ndarray]:
+        """Absolute errors per indicator, (variants, observations) each.
+
+        ``shares`` (V x R, T, S, P, D) for months 0..T-1: the runs of ``variants`` candidates,
+        each ``R`` consecutive runs; a candidate's model value is the mean over its runs.
+        """
         out: dict[str, list[np.ndarray]] = {}
+        runs = shares.shape[0] // variants
         for indicator, state, dim, start, end, subset, observed in self.groups:
             monthly = shares[:, :, state, :, dim]
             model = subset_shares(span_mean(monthly, self.scenario, start, end), subset)
-            out.setdefault(indicator, []).append(np.abs(np.nanmean(model, axis=0) - observed))
-        return {k: np.concatenate(v) for k, v in out.items()}
+            mean = np.nanmean(model.reshape(variants, runs, -1), axis=1)
+            out.setdefault(indicator, []).append(np.abs(mean - observed))
+        return {k: np.concatenate(v, axis=1) for k, v in out.items()}
 
     def simulated(self, shares: np.ndarray) -> ObservationTargets:
         """The same targets with the values runs give instead of the observed ones (synthetic
@@ -765,19 +771,21 @@ class ObservationTargets:
             out.groups.append((indicator, state, dim, start, end, subset, np.nanmean(model, 0)))
         return out
 
+    def losses(self, shares: np.ndarray, variants: int = 1) -> np.ndarray:
+        """The targets' loss of each of ``variants`` candidates, whose runs ``shares`` holds
+        in consecutive blocks (see :meth:`errors` and the class docstring)."""
+        errors = self.errors(shares, variants)
+        if not errors:
+            return np.zeros(variants)
+        per_indicator = [
+            np.mean(np.minimum(np.nan_to_num(e, nan=1.0) / OBSERVED_SCALE, 2.0), axis=1)
+            for e in errors.values()
+        ]
+        return np.mean(per_indicator, axis=0)
+
     def loss(self, shares: np.ndarray) -> float:
         """The targets' loss of one candidate's runs (see the class docstring)."""
-        errors = self.errors(shares)
-        if not errors:
-            return 0.0
-        return float(
-            np.mean(
-                [
-                    np.mean(np.minimum(np.nan_to_num(e, nan=1.0) / OBSERVED_SCALE, 2.0))
-                    for e in errors.values()
-                ]
-            )
-        )
+        return float(self.losses(shares)[0])
 
 
 # --------------------------------------------------------------------------------------------

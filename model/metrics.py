@@ -50,8 +50,11 @@ def partner_shares(ties: np.ndarray) -> np.ndarray:
     """
     ties = np.asarray(ties, dtype=float)
     total = ties.sum(axis=-2, keepdims=True)
+    some = total >= np.finfo(float).tiny
+    if some.all():  # the common case: no uniform fill-in needed (same quotients)
+        return ties / total
     uniform = np.full_like(ties, 1.0 / ties.shape[-2])
-    return np.divide(ties, total, out=uniform, where=total >= np.finfo(float).tiny)
+    return np.divide(ties, total, out=uniform, where=some)
 
 
 def alignment_shares(shares: np.ndarray, weights: np.ndarray) -> np.ndarray:

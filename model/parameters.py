@@ -15,6 +15,7 @@ before ``B`` in the scenario's order. Units and meanings follow docs/ODD.md sect
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -441,10 +442,12 @@ _PATTERN = {
 }
 
 
+@functools.cache
 def lookup(key: str) -> Parameter | None:
     """The parameter a concrete key path belongs to (``states.KAZ.needs.economic``), or None.
 
-    Ids are not checked here; the scenario's validation checks them.
+    Ids are not checked here; the scenario's validation checks them. Kept per key (the table
+    never changes), as every scenario built looks up each of its keys.
     """
     if key in _BY_KEY:
         return _BY_KEY[key]

@@ -184,12 +184,26 @@ def _resolve_files(path: Path, shown: str, stack: tuple[Path, ...], referrer: st
 
 
 def _merge(flat: dict[tuple[str, ...], Leaf], new: Iterable[tuple[tuple[str, ...], Leaf]]):
+    """Lay ``new`` leaves over ``flat`` (in place): a child value replaces whatever the parent
+    had at its path or below it, and a child table replaces a parent value at one of its
+    prefixes. Linear in the number of keys times their depth (an index of the keys below each
+    prefix), so a file of many keys loads in proportion to its size."""
+    below: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    for key in flat:
+        for i in range(1, len(key)):
+            below.setdefault(key[:i], set()).add(key)
     for path, leaf in new:
-        # a child value replaces whatever the parent had at this path or below it,
-        # and a child table replaces a parent value at one of its prefixes
-        for old in [p for p in flat if p[: len(path)] == path or path[: len(p)] == p]:
+        doomed = set(below.get(path, ()))
+        doomed.update(path[:i] for i in range(1, len(path)) if path[:i] in flat)
+        if path in flat:
+            doomed.add(path)
+        for old in doomed:
             del flat[old]
+            for i in range(1, len(old)):
+                below[old[:i]].discard(old)
         flat[path] = leaf
+        for i in range(1, len(path)):
+            below.setdefault(path[:i], set()).add(path)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -146,6 +146,13 @@ def test_the_targets_loss_by_hand(prior):
     shares[:, :, tjk, rus, soc] = 0.5
     shares = shares[:, : targets.last_step + 1]
     errors = targets.errors(shares)
-    np.testing.assert_allclose(errors["trade_share"], [0.1, 0.1])
-    np.testing.assert_allclose(errors["emigrant_stock_share"], [0.1, 0.1])
+    np.testing.assert_allclose(errors["trade_share"], [[0.1, 0.1]])
+    np.testing.assert_allclose(errors["emigrant_stock_share"], [[0.1, 0.1]])
     assert targets.loss(shares) == pytest.approx(0.1 / OBSERVED_SCALE)
+    # three candidates of one run each: the third has the observed shares (loss 0)
+    usa = prior.power_ids.index("USA")
+    shares[2, :, kaz, rus, econ], shares[2, :, kaz, chn, econ] = 0.3, 0.2
+    shares[2, :, tjk, rus, soc], shares[2, :, tjk, usa, soc] = 0.45, 0.05
+    np.testing.assert_allclose(
+        targets.losses(shares, variants=3), [0.1 / OBSERVED_SCALE] * 2 + [0.0], atol=1e-12
+    )

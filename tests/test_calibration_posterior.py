@@ -12,14 +12,13 @@ import pytest
 
 from experiments.batch import replicate_seeds
 from experiments.calibration import (
-    _variant,
     calibrate_posterior,
     calibration_spec,
     losses,
     particle_seeds,
     patterns_for,
-    posterior_draws,
     posterior_scenario_text,
+    variant_with,
 )
 from experiments.cli import main
 from model.scenario import ScenarioError, load_scenario
@@ -63,7 +62,7 @@ def test_a_particle_loss_does_not_depend_on_its_block(prior):
     keys = [p.key for p in spec.free[:2]]
     patterns, _ = patterns_for(prior)
     values = np.array([[1.0, 0.5], [1.5, 1.2], [0.7, 0.9]])
-    variants = [_variant(prior, keys, v) for v in values]
+    variants = [variant_with(prior, keys, v) for v in values]
     seeds = particle_seeds(np.array([11, 12, 13], dtype=np.uint64), 3)
     together = losses(variants, patterns, seeds)
     alone = [losses([v], patterns, seeds[k : k + 1])[0] for k, v in enumerate(variants)]
@@ -96,14 +95,6 @@ def test_the_scenario_at_the_medians_cites_the_fit_and_its_interval(prior, small
         assert leaf.value == pytest.approx(float(medians[key]), rel=1e-3)
         lo, hi = map(float, re.search(r"interval \[([^,]+), ([^\]]+)\]", leaf.source).groups())
         assert lo <= leaf.value <= hi and small_fit.id in leaf.source
-
-
-def test_posterior_draws_follow_the_weights():
-    table = pd.DataFrame({"a": [1.0, 2.0, 3.0], "weight": [0.0, 0.25, 0.75]})
-    drawn = posterior_draws(table, 4000, seed=5)
-    assert set(drawn["a"]) == {2.0, 3.0}
-    assert abs((drawn["a"] == 3.0).mean() - 0.75) < 0.03
-    pd.testing.assert_frame_equal(drawn, posterior_draws(table, 4000, seed=5))
 
 
 def test_calibrate_writes_the_posterior_the_scenario_and_the_report(tmp_path, monkeypatch, capsys):

@@ -197,8 +197,10 @@ def test_event_change_taking_a_value_out_of_range(tmp_path):
 
 
 def test_base_value_that_a_baseline_event_pushes_out_of_range(tmp_path):
-    # mirziyoyev_2016 multiplies UZB's balancing propensity by 3: 10 -> 30 > 20
-    path = _write(tmp_path, "uzb.toml", "[states.UZB]\nbalancing_propensity = 10")
+    # mirziyoyev_2016 multiplies UZB's balancing propensity by 3 (in the prior, where the
+    # doctrine events' scale is 1): 10 -> 30 > 20
+    prior = str(BASELINE_PATH.with_name("baseline-prior.toml"))
+    path = _write(tmp_path, "uzb.toml", "[states.UZB]\nbalancing_propensity = 10", extends=prior)
     _assert_one_line(
         _error(path),
         "events.mirziyoyev_2016.changes[1].mul",
@@ -310,8 +312,9 @@ def test_child_can_disable_an_event(tmp_path):
     assert changed.epoch_start.size == base.epoch_start.size - 1
     assert not np.array_equal(base.base_offer[-1], changed.base_offer[-1])
     chn = child.power_ids.index("CHN")
+    scale = BASELINE.parameters["model.event_scale.infrastructure"].value  # bri_2013's kind
     np.testing.assert_allclose(
-        base.base_offer[-1, :, chn, 0], changed.base_offer[-1, :, chn, 0] * 1.6 * 1.4
+        base.base_offer[-1, :, chn, 0], changed.base_offer[-1, :, chn, 0] * (1.6 * 1.4) ** scale
     )
     # before September 2013 nothing differs
     step = 2013 * 12 + 8 - BASELINE.start
@@ -328,7 +331,8 @@ def test_with_overrides_applies_and_records_the_value():
     leaf = scenario.parameters["states.KAZ.balancing_propensity"]
     assert leaf.value == 2.5 and leaf.source == "override (--set)"
     assert scenario.hash != BASELINE.hash
-    assert BASELINE.values["states.KAZ.balancing_propensity"] == 1.384  # original untouched
+    original = BASELINE.parameters["states.KAZ.balancing_propensity"]
+    assert original.value != 2.5 and original.source.startswith("fitted")  # untouched
 
 
 @pytest.mark.parametrize(
@@ -558,12 +562,14 @@ def test_a_scale_that_pushes_a_dated_value_out_of_range_is_one_line():
 def test_set_reaches_a_scale():
     scenario = load_scenario(BASELINE_PATH, ["model.event_scale.shock=0.5"])
     assert scenario.values["model.event_scale.shock"] == 0.5
-    # west_disappointment_1998 (shock) multiplies US interest by 0.7: now by 0.7 ** 0.5
+    # west_disappointment_1998 (shock) multiplies US interest by 0.7: now by 0.7 ** 0.5,
+    # in the baseline by 0.7 ** (its fitted scale)
+    fitted = BASELINE.values["model.event_scale.shock"]
     epoch = scenario.compiled.epoch_of_step[1999 * 12 - scenario.start]
     usa = scenario.power_ids.index("USA")
     np.testing.assert_allclose(
         scenario.compiled.base_offer[epoch, :, usa] / BASELINE.compiled.base_offer[epoch, :, usa],
-        0.7**0.5 / 0.7,
+        0.7**0.5 / 0.7**fitted,
         rtol=1e-12,
     )
 
@@ -606,12 +612,12 @@ def _without_kinds(tmp_path: Path) -> Path:
 
 def test_scales_of_one_leave_every_scenario_as_without_kinds(tmp_path):
     copy = _without_kinds(tmp_path)
+    ones = {f"model.event_scale.{k}": 1.0 for k in EVENT_KINDS}
     for path in SCENARIO_FILES:
-        ours = load_scenario(path)
-        plain = load_scenario(copy / path.relative_to(BASELINE_PATH.parent))
+        ours = load_scenario(path, ones)  # the calibrated baseline's scales are fitted
+        plain = load_scenario(copy / path.relative_to(BASELINE_PATH.parent), ones)
         assert all(e.kind is None for e in plain.events)
         assert {e.kind for e in ours.events} <= set(EVENT_KINDS)
-        assert all(ours.values[f"model.event_scale.{k}"] == 1.0 for k in EVENT_KINDS)
         for name in ("epoch_start", *CompiledScenario.RULE_ARGUMENTS):
             mine, theirs = getattr(ours.compiled, name), getattr(plain.compiled, name)
             assert np.array_equal(mine, theirs), (path.name, name)

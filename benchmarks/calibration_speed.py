@@ -1,0 +1,96 @@
+"""Simulations per second inside the calibration, as a ratio of the ensemble engine's raw rate.
+
+Both measured in the same run, on the calibration's input (``scenarios/baseline-prior.toml``),
+the machine's threads (``--threads``):
+
+* **raw**: ``model.ensemble.simulate_ensemble`` on ``--particles`` variants of the prior (parameter
+  vectors drawn from the calibration's prior) x ``--runs`` runs each, recording the months the
+  calibration records (the patterns' months and every month of the fit-window observations),
+  in the calibration's calls of ``RUNS_PER_CALL`` runs;
+* **calibration**: :func:`experiments.calibration.losses` on the same variants and seeds, the
+  distance the ABC-SMC sampler calls for each block of particles: building each variant
+  (``Scenario.with_overrides``), simulating, measuring the patterns' quantities and the
+  fit-window observations' loss.
+
+It prints runs/s of each and the ratio (issue 14's target: at least one half), then the share of
+the calibration's time spent outside the simulation. Compilation is warmed up and not timed.
+
+Usage: ``python benchmarks/calibration_speed.py [--particles 256] [--runs 8] [--threads 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from experiments.calibration import (
+    RUNS_PER_CALL,
+    calibration_spec,
+    fit_targets,
+    losses,
+    particle_seeds,
+    patterns_for,
+    prior_draws,
+    variant_with,
+)
+from experiments.patterns import months_needed
+from model.ensemble import simulate_ensemble, stack_variants, warm_up
+from model.scenario import load_scenario
+
+PRIOR = Path(__file__).resolve().parents[1] / "scenarios" / "baseline-prior.toml"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--particles", type=int, default=256)
+    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    scenario = load_scenario(PRIOR)
+    spec = calibration_spec(scenario)
+    patterns, _ = patterns_for(scenario)
+    targets = fit_targets(scenario, spec)
+    draws = prior_draws(scenario, spec, args.particles, seed=1)
+    keys = list(draws.columns)
+    seeds = particle_seeds(np.arange(1, args.particles + 1, dtype=np.uint64), args.runs)
+    warm_up()
+
+    started = time.perf_counter()
+    variants = [variant_with(scenario, keys, row) for row in draws.to_numpy()]
+    building = time.perf_counter() - started
+    feasible = [v for v in variants if v is not None]
+    runs = len(feasible) * args.runs
+    recorded = np.union1d(months_needed(patterns, scenario), targets.steps)
+
+    stack = stack_variants([v.compiled for v in feasible])
+    index = np.repeat(np.arange(len(feasible)), args.runs)
+    flat = seeds[: len(feasible)].ravel()
+    simulate_ensemble(stack, flat[: args.runs], variant=index[: args.runs], record=recorded)
+    started = time.perf_counter()
+    for first in range(0, runs, RUNS_PER_CALL):  # in the calibration's chunks of runs
+        part = slice(first, first + RUNS_PER_CALL)
+        simulate_ensemble(
+            stack, flat[part], variant=index[part], record=recorded, threads=args.threads
+        )
+    raw = time.perf_counter() - started
+
+    started = time.perf_counter()
+    losses(variants, patterns, seeds, threads=args.threads, targets=targets, observed_weight=1.0)
+    inside = time.perf_counter() - started + building
+
+    print(f"{len(feasible)} particles x {args.runs} runs = {runs} runs, {len(recorded)} months")
+    print(f"raw ensemble:            {runs / raw:8.0f} runs/s ({raw:.2f} s)")
+    print(
+        f"inside the calibration:  {runs / inside:8.0f} runs/s ({inside:.2f} s, of which "
+        f"{building:.2f} s building variants)"
+    )
+    print(f"ratio: {raw / inside:.2f} of the raw rate (target >= 0.5)")
+    print(f"outside the simulation: {100 * (1 - raw / inside):.0f}% of the calibration's time")
+
+
+if __name__ == "__main__":
+    main()
