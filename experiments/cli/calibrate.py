@@ -52,13 +52,11 @@ def calibrate_command(args, command: list[str]) -> int:
     import numpy as np
     import pandas as pd
 
-    from experiments.batch import replicate_seeds
     from experiments.calibration import (
         calibrate,
         calibration_spec,
         fitted_scenario_text,
         patterns_for,
-        validate,
     )
     from experiments.patterns import headline, pattern_table
     from experiments.store import NewFolder, stamp
@@ -114,17 +112,7 @@ def calibrate_command(args, command: list[str]) -> int:
         progress=not args.quiet,
     )
     text = fitted_scenario_text(scenario, fit, output, name, regenerate)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp.toml")
-    try:
-        tmp.write_text(text)
-        load_scenario(tmp)  # the file must load before it replaces anything
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fitted = load_scenario(output)
-    seeds = replicate_seeds(fitted.seed, 100)
-    before = validate(scenario, patterns, seeds, threads=args.workers)
-    after = validate(fitted, patterns, seeds, threads=args.workers)
+    fitted, before, after = _write_and_validate(output, text, scenario, patterns, args.workers)
     last = month_index(args.until) if args.until else None
     inside = np.array([p.months[1] <= last if last is not None else True for p in patterns])
     lines = [
@@ -219,12 +207,10 @@ def _calibrate_posterior(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from experiments.batch import replicate_seeds
     from experiments.calibration import (
         calibrate_posterior,
         posterior_predictive,
         posterior_scenario_text,
-        validate,
     )
     from experiments.figures import save_figure
     from experiments.observed import load_observed, summarise, summary_line
@@ -237,7 +223,6 @@ def _calibrate_posterior(
     )
     from experiments.store import NewFolder, stamp
     from experiments.tables import markdown
-    from model.scenario import load_scenario
 
     clock = time.perf_counter()
     fit = calibrate_posterior(
@@ -264,17 +249,7 @@ def _calibrate_posterior(
     finally:
         tmp.unlink(missing_ok=True)
     text = posterior_scenario_text(scenario, fit, output, name, posterior_file, regenerate)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp.toml")
-    try:
-        tmp.write_text(text)
-        load_scenario(tmp)  # the file must load before it replaces anything
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fitted = load_scenario(output)
-    seeds = replicate_seeds(fitted.seed, 100)
-    before = validate(scenario, patterns, seeds, threads=args.workers)
-    after = validate(fitted, patterns, seeds, threads=args.workers)
+    fitted, before, after = _write_and_validate(output, text, scenario, patterns, args.workers)
     observed = load_observed()
     predictive, result = posterior_predictive(
         scenario,
@@ -377,3 +352,24 @@ def _calibrate_posterior(
     print(f"report: {folder.path / 'report.md'}")
     print(line)
     return 0
+
+
+def _write_and_validate(output: Path, text: str, scenario, patterns, workers: int):
+    """Write the fitted scenario atomically (it must load before it replaces anything), then
+    validate the input and the fit with 100 seeds: ``(fitted, before, after)``."""
+    from experiments.batch import replicate_seeds
+    from experiments.calibration import validate
+    from model.scenario import load_scenario
+
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp.toml")
+    try:
+        tmp.write_text(text)
+        load_scenario(tmp)
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fitted = load_scenario(output)
+    seeds = replicate_seeds(fitted.seed, 100)
+    before = validate(scenario, patterns, seeds, threads=workers)
+    after = validate(fitted, patterns, seeds, threads=workers)
+    return fitted, before, after
