@@ -317,7 +317,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         "bilateral channel multiplier (pipelines, railways, treaties)",
         "multiplier",
         0,
-        100,
+        1000,
         default=1.0,
         dated=True,
     ),

@@ -545,15 +545,18 @@ def test_a_negative_mul_in_an_event_with_a_kind_is_refused(tmp_path):
 
 
 def test_a_scale_that_pushes_a_dated_value_out_of_range_is_one_line():
-    # infrastructure x 3: the 2009 pipeline's mul 8 acts as 8 ** 3 = 512 on a link in [0, 100]
+    # infrastructure x 3: the 2009 pipeline's mul 8 acts as 8 ** 3 = 512 on a link of 10,
+    # 5,120, out of [0, 1000]
     with pytest.raises(ScenarioError) as info:
-        BASELINE.with_overrides({"model.event_scale.infrastructure": 3.0})
+        BASELINE.with_overrides(
+            {"links.TKM.CHN.economic": 10.0, "model.event_scale.infrastructure": 3.0}
+        )
     _assert_one_line(
         str(info.value),
         "baseline-prior.toml",
         "events.tkm_chn_pipeline_2009.changes[0].mul = 8.0",
-        "links.TKM.CHN.economic in [0.0, 100.0]",
-        "it would be 512 with model.event_scale.infrastructure = 3 set by --set",
+        "links.TKM.CHN.economic in [0.0, 1000.0]",
+        "it would be 5120 with model.event_scale.infrastructure = 3 set by --set",
     )
     message = _error(BASELINE_PATH, ["model.event_scale.shock=4"])
     _assert_one_line(message, "--set", "model.event_scale.shock", "[0.0, 3.0]")
@@ -593,8 +596,10 @@ def test_sweeps_and_calibrations_reach_the_scales(tmp_path):
         )
     free = {p.key: (p.low, p.high) for p in calibration_spec(scenario).free}
     assert free["model.event_scale.infrastructure"] == (0.5, 2.0)  # beside the baseline's
-    # a range whose end is infeasible is refused before any fit, in one line
-    path = _write(tmp_path, "too-far.toml", body.replace("0.5, 2.0", "0.5, 3.0"))
+    # a range whose end is infeasible is refused before any fit, in one line (with a link of
+    # 10, the 2009 pipeline's 8 ** 3 takes it to 5,120, out of [0, 1000])
+    far = body.replace("0.5, 2.0", "0.5, 3.0") + "\n[links.TKM.CHN]\neconomic = 10.0\n"
+    path = _write(tmp_path, "too-far.toml", far)
     with pytest.raises(ScenarioError) as info:
         calibration_spec(load_scenario(path))
     _assert_one_line(str(info.value), "calibration.free", "links.TKM.CHN.economic")
