@@ -221,9 +221,10 @@ def _calibrate_posterior(
         pairs_figure,
         predictive_observed_table,
     )
-    from experiments.store import NewFolder, stamp
+    from experiments.store import NewFolder, stamp, write_atomic
     from experiments.tables import markdown
 
+    observed = load_observed()  # read once: the fit's targets and the predictive check
     clock = time.perf_counter()
     fit = calibrate_posterior(
         scenario,
@@ -232,6 +233,7 @@ def _calibrate_posterior(
         spec=spec,
         threads=args.workers,
         progress=not args.quiet,
+        observed=observed,
     )
     seconds = time.perf_counter() - clock
     table = fit.posterior.table()
@@ -242,15 +244,11 @@ def _calibrate_posterior(
     }
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), **metadata})
-    tmp = posterior_file.with_name(f".{posterior_file.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(arrow, tmp)
-        os.replace(tmp, posterior_file)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buffer = pa.BufferOutputStream()
+    pq.write_table(arrow, buffer)
+    write_atomic(posterior_file, buffer.getvalue().to_pybytes())
     text = posterior_scenario_text(scenario, fit, output, name, posterior_file, regenerate)
     fitted, before, after = _write_and_validate(output, text, scenario, patterns, args.workers)
-    observed = load_observed()
     predictive, result = posterior_predictive(
         scenario,
         table,
