@@ -135,3 +135,55 @@ def test_agrees_with_pyabc_on_the_toy_model(toy_posterior):
     mean, sd = _moments(toy_posterior)
     assert np.all(np.abs(mean - their_mean) < 0.25 * SIGMA), (mean, their_mean)
     np.testing.assert_allclose(sd, their_sd, rtol=0.25)
+
+
+def _toy_self_distance(theta: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The toy's distance from data a parameter makes (``x ~ N(theta, sigma^2)``) to its own
+    simulation with another seed: ``|n1 - n2|`` for two standard normal vectors, whatever
+    ``theta``; its median is ``sqrt(2)`` times the median of a chi with 2 degrees of freedom,
+    ``sqrt(2 * 2 ln 2) = 1.665``."""
+    out = []
+    for s in seeds:
+        rng = np.random.default_rng(int(s))
+        out.append(np.sqrt(np.sum((rng.standard_normal(2) - rng.standard_normal(2)) ** 2)))
+    return np.array(out)
+
+
+def test_the_noise_floor_stops_the_schedule_at_the_median_self_distance():
+    """Without a floor the toy's threshold falls to 0.5; with it, the schedule stops at the
+    first generation whose proposed threshold is under the floor, which is the median of the
+    sampled self-distances (analytic median 1.665; 40 samples: within 0.5 of it)."""
+    posterior = abc_smc(
+        _toy_distance,
+        ["a", "b"],
+        [-5.0, -5.0],
+        [5.0, 5.0],
+        particles=500,
+        generations=12,
+        seed=3,
+        self_distance=_toy_self_distance,
+        floor_sample=40,
+    )
+    last = posterior.generations[-1]
+    assert last.at_floor and last.epsilon == last.floor
+    assert abs(last.floor - 1.665) < 0.5, last
+    assert not any(g.at_floor for g in posterior.generations[:-1])
+    assert all(g.epsilon > g.floor for g in posterior.generations[1:-1])
+    # at the floor the true parameter (the observation itself, under a flat prior) survives
+    # about half its evaluations, and the posterior is no narrower than the exact one
+    mean, sd = _moments(posterior)
+    assert np.all(np.abs(mean - Y_OBSERVED) < 0.25 * SIGMA), mean
+    assert np.all(sd > 0.9 * SIGMA), sd
+    truth = np.tile(Y_OBSERVED, (400, 1))
+    survives = _toy_distance(truth, np.arange(400, dtype=np.uint64)) <= last.epsilon
+    assert 0.3 < survives.mean() < 0.8
+
+
+def test_without_a_floor_nothing_is_sampled_and_no_generation_is_at_the_floor(toy_posterior):
+    assert not any(g.at_floor for g in toy_posterior.generations)
+    assert all(np.isnan(g.floor) for g in toy_posterior.generations)
+
+
+def test_a_floor_sample_under_one_is_refused():
+    with pytest.raises(ValueError, match="floor_sample"):
+        abc_smc(_toy_distance, ["a"], [0.0], [1.0], particles=10, floor_sample=0)
