@@ -286,6 +286,7 @@ class CalibrationSpec:
     particles: int = 400
     generations: int = 8
     moves: int = 10
+    floor_sample: int = 0  # 0: no noise floor; else abc_smc's floor_sample (experiments/abc.py)
 
 
 def calibration_spec(scenario: Scenario) -> CalibrationSpec:
@@ -307,6 +308,7 @@ def calibration_spec(scenario: Scenario) -> CalibrationSpec:
         "particles": (400, 10),
         "generations": (8, 1),
         "moves": (10, 1),
+        "floor_sample": (0, 0),
     }
     values: dict = {}
     for key, leaf in leaves.items():
@@ -536,6 +538,35 @@ def _fit_patterns(patterns: Sequence[Pattern], until: str | None) -> list[Patter
     return patterns
 
 
+SELF_DATA_RUNS = 16
+"""Runs that make a particle's own data when its self-distance is measured (the noise floor,
+experiments/abc.py step 4), as a recovery study's truth makes its data."""
+
+
+def synthetic_data(
+    variant: Scenario,
+    patterns: Sequence[Pattern],
+    targets: ObservationTargets | None,
+    seeds: np.ndarray,
+    threads: int = 1,
+) -> tuple[ObservationTargets | None, list[Pattern]]:
+    """Data ``variant`` makes with ``seeds``: the fit-window targets with the mean of its runs'
+    values in place of the observed ones (None without ``targets``;
+    :meth:`experiments.observed.ObservationTargets.simulated`), and the scored patterns among
+    ``patterns`` it meets (in at least 80% of its runs, :data:`experiments.patterns.HOLDS`).
+    """
+    from experiments.patterns import HOLDS
+
+    scored = [p for p in patterns if p.scored]
+    ((observation, _),) = list(_observe([variant], seeds, months_needed(scored, variant), threads))
+    kept = [p for p in scored if np.mean(observation.margins(p)[0] > p.tolerance) >= HOLDS]
+    synthetic = None
+    if targets is not None:
+        ties, _ = simulate_ensemble(variant.compiled, seeds, threads=threads)
+        synthetic = targets.simulated(partner_shares(ties[:, : targets.last_step + 1]))
+    return synthetic, kept
+
+
 def particle_seeds(simulation_seeds: np.ndarray, runs: int) -> np.ndarray:
     """(B, runs) run seeds: replicates ``0 .. runs-1`` of each particle's simulation seed."""
     from experiments.batch import replicate_seeds
@@ -585,6 +616,30 @@ def calibrate_posterior(
             observed_weight=spec.observed_weight,
         )
 
+    def self_distance(theta: np.ndarray, simulation_seeds: np.ndarray) -> np.ndarray:
+        """Each row's distance to data it made: :data:`SELF_DATA_RUNS` runs make the data
+        (:func:`synthetic_data`), ``spec.runs`` other runs of the same seed are scored."""
+        from experiments.batch import replicate_seeds
+
+        out = np.full(len(theta), INFEASIBLE)
+        for i, (row, seed) in enumerate(zip(theta, simulation_seeds, strict=True)):
+            variant = variant_with(scenario, keys, row)
+            if variant is None:
+                continue
+            seeds = replicate_seeds(int(seed), SELF_DATA_RUNS + spec.runs)
+            synthetic, kept = synthetic_data(
+                variant, patterns, targets, seeds[:SELF_DATA_RUNS], threads
+            )
+            out[i] = losses(
+                [variant],
+                kept or [p for p in patterns if p.scored][:1],
+                seeds[SELF_DATA_RUNS:],
+                threads=threads,
+                targets=synthetic,
+                observed_weight=spec.observed_weight,
+            )[0]
+        return out
+
     posterior = abc_smc(
         distance,
         keys,
@@ -593,6 +648,8 @@ def calibrate_posterior(
         particles=spec.particles,
         generations=spec.generations,
         max_moves=spec.moves,
+        self_distance=self_distance if spec.floor_sample else None,
+        floor_sample=max(spec.floor_sample, 1),
         seed=spec.seed,
         progress=progress,
         callback=callback,
@@ -739,7 +796,13 @@ def fit_identity(
             "maxiter": spec.maxiter,
             "popsize": spec.popsize,
             **(
-                {"method": spec.method, "n": spec.particles, "g": spec.generations, "m": spec.moves}
+                {
+                    "method": spec.method,
+                    "n": spec.particles,
+                    "g": spec.generations,
+                    "m": spec.moves,
+                    **({"floor": spec.floor_sample} if spec.floor_sample else {}),
+                }
                 if spec.method != METHODS[0]
                 else {}
             ),

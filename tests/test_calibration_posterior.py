@@ -55,6 +55,39 @@ def test_an_unknown_method_is_one_line(prior, tmp_path):
         calibration_spec(load_scenario(bad))
 
 
+def test_a_negative_floor_sample_is_one_line(prior, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'extends = "{PRIOR}"\n[calibration]\nfloor_sample = -1\n')
+    with pytest.raises(ScenarioError, match=r"calibration\.floor_sample.*integer >= 0"):
+        calibration_spec(load_scenario(bad))
+
+
+def test_the_noise_floor_is_measured_in_every_generation(prior, small_fit):
+    """The baseline asks for a noise floor; each generation after the prior's records the
+    median self-distance of its sampled survivors, a loss (>= 0, under the infeasible 10)."""
+    assert calibration_spec(prior).floor_sample >= 10
+    floors = [g.floor for g in small_fit.posterior.generations[1:]]
+    assert floors and all(0 <= f < 10 for f in floors), floors
+
+
+def test_synthetic_data_is_what_its_runs_give(prior):
+    """A variant's synthetic targets are the mean of its runs: scored on those same runs the
+    observations cost nothing, and the patterns kept are the scored ones that hold in
+    ``validate`` (in at least 80% of the runs)."""
+    from experiments.calibration import fit_targets, synthetic_data, validate
+
+    spec = calibration_spec(prior)
+    patterns, _ = patterns_for(prior)
+    seeds = replicate_seeds(5, 8)
+    variant = variant_with(prior, [spec.free[0].key], np.array([spec.free[0].high]))
+    synthetic, kept = synthetic_data(variant, patterns, fit_targets(prior, spec), seeds, 2)
+    with_data = losses([variant], kept, seeds, targets=synthetic, observed_weight=1.0)[0]
+    assert with_data == pytest.approx(losses([variant], kept, seeds)[0], abs=1e-12)
+    table = validate(variant, [p for p in patterns if p.scored], seeds)
+    assert [p.id for p in kept] == list(table.loc[table["holds"], "pattern"])
+    assert 0 < len(kept) < len(table)
+
+
 def test_a_particle_loss_does_not_depend_on_its_block(prior):
     """Per-variant seeds: a variant's loss is the same alone or among others, and equals the
     loss with the same seeds given as the common row."""

@@ -49,29 +49,14 @@ from experiments.calibration import (  # noqa: E402
     calibration_spec,
     fit_targets,
     patterns_for,
-    prior_check,
     prior_draws,
+    synthetic_data,
+    variant_with,
 )
 from experiments.figures import OKABE_ITO, STYLE, save_figure  # noqa: E402
 from experiments.posterior_report import short_key  # noqa: E402
 from experiments.store import NewFolder, stamp  # noqa: E402
-from model.ensemble import simulate_ensemble  # noqa: E402
-from model.metrics import partner_shares  # noqa: E402
 from model.scenario import load_scenario  # noqa: E402
-
-
-def synthetic_data(scenario, targets, patterns, truth: pd.Series, runs: int, seed: int, threads):
-    """The truth's simulated fit-window targets (``targets`` with the truth's values) and the
-    scored patterns it meets."""
-    keys = list(truth.index)
-    variant = scenario.with_overrides({k: float(truth[k]) for k in keys}, file="recovery")
-    seeds = replicate_seeds(seed, runs)
-    ties, _ = simulate_ensemble(variant.compiled, seeds, threads=threads)
-    synthetic = targets.simulated(partner_shares(ties[:, : targets.last_step + 1]))
-    scored = [p for p in patterns if p.scored]
-    held = prior_check(scenario, scored, truth.to_frame().T, seeds, threads=threads)
-    kept = [p for p in scored if bool(held.iloc[0][p.id])]
-    return synthetic, kept
 
 
 def recovery_figure(table: pd.DataFrame, spec):
@@ -119,6 +104,9 @@ def main(argv=None) -> int:
     parser.add_argument("--moves", type=int, default=3)
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--truth-runs", type=int, default=16)
+    parser.add_argument(
+        "--floor-sample", type=int, default=None, help="default: the scenario's [calibration]"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
@@ -131,6 +119,8 @@ def main(argv=None) -> int:
         moves=args.moves,
         runs=args.runs,
     )
+    if args.floor_sample is not None:
+        spec = replace(spec, floor_sample=args.floor_sample)
     patterns, _ = patterns_for(scenario)
     truths = prior_draws(scenario, spec, args.truths, args.seed)
     targets = fit_targets(scenario, spec)  # the observed fit-window targets, read once
@@ -138,9 +128,9 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     for n, (_, truth) in enumerate(truths.iterrows()):
         data_seed = 10_000 + n
-        synthetic, kept = synthetic_data(
-            scenario, targets, patterns, truth, args.truth_runs, data_seed, args.workers
-        )
+        variant = variant_with(scenario, list(truth.index), truth.to_numpy())
+        seeds = replicate_seeds(data_seed, args.truth_runs)
+        synthetic, kept = synthetic_data(variant, patterns, targets, seeds, args.workers)
         fit = calibrate_posterior(
             scenario,
             patterns=kept or [p for p in patterns if p.scored][:1],
@@ -165,12 +155,14 @@ def main(argv=None) -> int:
                     "ci_share_of_prior": (hi - lo) / (p.high - p.low),
                     "patterns_kept": len(kept),
                     "final_epsilon": fit.posterior.generations[-1].epsilon,
+                    "generations_run": len(fit.posterior.generations) - 1,
                 }
             )
         done = pd.DataFrame(rows)
         print(
             f"truth {n + 1}/{args.truths}: {len(kept)} patterns met; covered "
             f"{int(done[done['truth_id'] == n]['covered'].sum())} of {len(spec.free)}; "
+            f"{len(fit.posterior.generations) - 1} generations; "
             f"{time.perf_counter() - started:.0f} s",
             flush=True,
         )
@@ -182,7 +174,8 @@ def main(argv=None) -> int:
     )
     settings = (
         f"{args.particles} particles, {args.generations} generations, {args.moves} moves, "
-        f"{args.runs} runs per particle; truths from seed {args.seed}"
+        f"{args.runs} runs per particle, noise floor from {spec.floor_sample} particles; truths "
+        f"from seed {args.seed}"
     )
     with NewFolder(Path("results") / "recovery", f"recovery-{stamp()}") as folder:
         table.to_parquet(folder.path / "recovery.parquet", index=False)

@@ -274,8 +274,9 @@ def _calibrate_posterior(
         f"{started.isoformat(timespec='seconds')}; {seconds:.0f} s on {args.workers} worker(s).",
         "",
         f"ABC-SMC (experiments/abc.py: Del Moral, Doucet & Jasra 2012), seed {spec.seed}, "
-        f"{spec.particles} particles, up to {spec.generations} generations, "
-        f"{fit.posterior.evaluations} particle simulations of {spec.runs} runs each. Flat "
+        f"{spec.particles} particles, up to {spec.generations} generations"
+        + (f", noise floor {spec.noise_floor:g}" if spec.noise_floor else "")
+        + f", {fit.posterior.evaluations} particle simulations of {spec.runs} runs each. Flat "
         f"priors over the [calibration.free] ranges. Distance: the mean loss of the "
         f"{sum(p.scored for p in fit.patterns)} scored patterns"
         + (
