@@ -135,6 +135,8 @@ def _observe(
     """
     recorded = steps if targets is None else np.union1d(steps, targets.steps)
     pattern_months = np.searchsorted(recorded, steps)
+    if len(pattern_months) == len(recorded):  # every recorded month: a view, not a copy
+        pattern_months = slice(None)
     runs_each = seeds.shape[-1]
     per_call = max(1, RUNS_PER_CALL // runs_each)
     for first in range(0, len(variants), per_call):
@@ -149,15 +151,19 @@ def _observe(
         ties, regional = simulate_ensemble(
             stack, group_seeds, variant=variant, record=recorded, threads=threads
         )
+        shares = partner_shares(ties)  # once, for the patterns and the targets
+        target_losses = None
+        if targets is not None:  # recorded starts with months 0..last_step, contiguous
+            target_losses = targets.losses(shares[:, : targets.last_step + 1], len(group))
         whole = None
         if _measured_alike(group):
             whole = Observation(
-                group[0], ties[:, pattern_months], regional[:, pattern_months], steps
+                group[0],
+                ties[:, pattern_months],
+                regional[:, pattern_months],
+                steps,
+                shares=shares[:, pattern_months],
             )
-        target_losses = None
-        if targets is not None:  # recorded starts with months 0..last_step, contiguous
-            monthly = partner_shares(ties[:, : targets.last_step + 1])
-            target_losses = targets.losses(monthly, len(group))
         for k, scenario in enumerate(group):
             runs = slice(k * runs_each, (k + 1) * runs_each)
             if whole is not None:
@@ -168,6 +174,7 @@ def _observe(
                     ties[runs][:, pattern_months],
                     regional[runs][:, pattern_months],
                     steps,
+                    shares=shares[runs][:, pattern_months],
                 )
             yield observation, None if target_losses is None else float(target_losses[k])
 

@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.metrics import METRICS, measure
+from model.metrics import ACROSS_MONTHS, METRICS, Measures, measure
 from model.scenario import Scenario, ScenarioError, month_index, month_label
 
 __all__ = [
@@ -306,12 +306,23 @@ def _range(text: str, scenario: Scenario) -> tuple[int, int]:
 class Observation:
     """Runs' recorded ties with their metrics, to evaluate quantities on."""
 
-    def __init__(self, scenario: Scenario, ties: np.ndarray, regional: np.ndarray, steps):
+    def __init__(
+        self,
+        scenario: Scenario,
+        ties: np.ndarray,
+        regional: np.ndarray,
+        steps,
+        *,
+        shares: np.ndarray | None = None,
+    ):
+        """``ties`` (R, T, S, P, D) and ``regional`` (R, T, S, S) of the months ``steps``;
+        ``shares``: their partner shares per dimension if already computed
+        (:func:`model.metrics.partner_shares` of ``ties``)."""
         c = scenario.compiled
         pole_names = [name for name, _ in scenario.alignment.poles]
         self.scenario = scenario
         self.steps = np.asarray(steps)
-        self.ties = ties
+        self.ties, self.regional = ties, regional
         self.out = measure(
             ties,
             regional,
@@ -320,60 +331,100 @@ class Observation:
             pole_matrix=c.pole_matrix,
             steps=self.steps,
             lazy=True,
+            dimension_shares=shares,
         )
         self.state = {s: k for k, s in enumerate(scenario.state_ids)}
         self.power = {p: k for k, p in enumerate(scenario.power_ids)}
         self.dimension = {d: k for k, d in enumerate((*scenario.dimension_ids, "overall"))}
         self.pole = {p: k for k, p in enumerate(pole_names)}
         self._margins: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-        self._means: dict[tuple[str, str], np.ndarray] = {}
+        self._means: dict[tuple[str, str, int | None], np.ndarray] = {}
+        self._windows: dict[str, Measures] = {}
 
     @property
     def n_runs(self) -> int:
         return self.ties.shape[0]
 
-    def _at(self, name: str, date: str) -> np.ndarray:
-        """Mean of the quantity ``name`` over the months of ``date`` (axis 1 is time); (R, ...).
+    def _at(self, name: str, date: str, state: int | None = None) -> np.ndarray:
+        """Mean of the quantity ``name`` over the months of ``date`` (axis 1 is time), of the
+        state ``state`` (axis 2) or of all; (R, ...).
 
         ``name``: ``tie``, a key of :func:`model.metrics.measure`'s output or ``metric:NAME``
-        for a metric of the registry; each (name, date) is averaged once and kept, as many
-        expressions read the same one.
+        for a metric of the registry; each (name, date, state) is averaged once and kept, as
+        many expressions read the same one. One state's months are summed in the same order
+        as all states' (its values keep a trailing axis of partners or dimensions), so both
+        give the same means.
         """
-        key = (name, date)
+        key = (name, date, state)
         if key not in self._means:
-            if name == "tie":
-                values = self.ties
-            elif name.startswith("metric:"):
-                values = _REGISTRY[name[len("metric:") :]].take(self.out, 0)
-            else:
-                values = self.out[name]
             lo, hi = _range(date, self.scenario)
             index = np.flatnonzero((self.steps >= lo) & (self.steps <= hi))
             if index.size != hi - lo + 1:
                 raise ValueError(f"months of {date} were not recorded")
-            self._means[key] = (
-                values[:, index[0] : index[-1] + 1].mean(axis=1)
-                if index[-1] - index[0] + 1 == index.size
-                else values[:, index].mean(axis=1)
+            months = (
+                slice(index[0], index[-1] + 1) if index[-1] - index[0] + 1 == index.size else index
             )
+            if name == "shares":  # the dimensions' and the alignment vector's, not concatenated
+                parts = [
+                    self._mean(self.out[n], months, state) for n in ("dimension_shares", "overall")
+                ]
+                self._means[key] = np.concatenate([parts[0], parts[1][..., None]], axis=-1)
+            elif name == "tie":
+                self._means[key] = self._mean(self.ties, months, state)
+            elif name.startswith("metric:"):
+                metric = _REGISTRY[name[len("metric:") :]]
+                out = self.out if metric.name in ACROSS_MONTHS else self._window(date, months)
+                values = metric.take(out, 0)
+                self._means[key] = self._mean(
+                    values, months if out is self.out else slice(None), state
+                )
+            else:
+                self._means[key] = self._mean(self._window(date, months)[name], slice(None), state)
         return self._means[key]
+
+    @staticmethod
+    def _mean(values: np.ndarray, months, state: int | None) -> np.ndarray:
+        """Mean over ``months`` (axis 1) of ``values``, of the state ``state`` (axis 2) or all."""
+        chosen = values[:, months] if state is None else values[:, months, state]
+        return chosen.mean(axis=1)
+
+    def _window(self, date: str, months) -> Measures:
+        """The measures of the months of ``date`` only (``months``, indices of axis 1), for
+        those that read no other month (:data:`model.metrics.ACROSS_MONTHS`): a pattern reads a
+        metric over a few months, not over the whole horizon. The partner shares and the
+        alignment vectors are taken from :attr:`out`, computed once for all months."""
+        if date not in self._windows:
+            c = self.scenario.compiled
+            window = measure(
+                self.ties[:, months],
+                self.regional[:, months],
+                weights=c.dimension_weight,
+                difficulty=c.substitution_difficulty,
+                pole_matrix=c.pole_matrix,
+                steps=self.steps[months],
+                lazy=True,
+            )
+            for name in ("dimension_shares", "overall"):
+                window.known(name, self.out[name][:, months])
+            self._windows[date] = window
+        return self._windows[date]
 
     def quantity(self, name: str, args: Sequence[str]) -> np.ndarray:
         if name == "tie":
             s, p, d, date = args
-            return self._at("tie", date)[:, self.state[s], self.power[p], self.dimension[d]]
+            return self._at("tie", date, self.state[s])[:, self.power[p], self.dimension[d]]
         if name in ("share", "rival"):
             s, p, d, date = args
-            shares = self._at("shares", date)[:, self.state[s], :, self.dimension[d]]
+            shares = self._at("shares", date, self.state[s])[:, :, self.dimension[d]]
             if name == "share":
                 return shares[:, self.power[p]]
             return np.delete(shares, self.power[p], axis=1).max(axis=1)
         if name == "hhi":
             s, d, date = args
-            return self._at("hhi", date)[:, self.state[s], self.dimension[d]]
+            return self._at("hhi", date, self.state[s])[:, self.dimension[d]]
         if name == "pole":
             s, q, date = args
-            return self._at("poles", date)[:, self.state[s], self.pole[q]]
+            return self._at("poles", date, self.state[s])[:, self.pole[q]]
         metric = _REGISTRY[ALIASES.get(name, name)]
         values = self._at(f"metric:{metric.name}", args[-1])  # (R, S)
         return values[:, 0] if metric.regional else values[:, self.state[args[0]]]

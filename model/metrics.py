@@ -211,6 +211,7 @@ def measure(
     axes: tuple[tuple[int, int], ...] = (),
     steps: np.ndarray | None = None,
     lazy: bool = False,
+    dimension_shares: np.ndarray | None = None,
 ) -> Mapping[str, np.ndarray]:
     """All metrics of trajectories, broadcasting over leading axes (e.g. runs).
 
@@ -225,6 +226,7 @@ def measure(
         reference month (0, or a year earlier) is not recorded is NaN
     lazy : compute each metric on first access only (:class:`Measures`), for callers that read
         a few of them (the pattern language); the values are the same either way
+    dimension_shares : :func:`partner_shares` of ``ties``, if the caller has computed them
 
     Returns
     -------
@@ -238,6 +240,8 @@ def measure(
         (..., T).
     """
     measures = Measures(ties, regional, weights, difficulty, pole_matrix, axes, steps)
+    if dimension_shares is not None:
+        measures.known("dimension_shares", dimension_shares)
     return measures if lazy else {name: measures[name] for name in measures}
 
 
@@ -272,7 +276,7 @@ class Measures(Mapping):
             return effective_partners(last)
         if name == "vulnerability":
             return vulnerability(self["dimension_shares"], self._difficulty, self._weights)
-        if name in ("drift_from_start", "drift_year_on_year"):
+        if name in ACROSS_MONTHS:
             moved = np.swapaxes(self["overall"], -2, -3)  # (..., S, T, P): time on axis -2
             lag = None if name == "drift_from_start" else 12
             return np.swapaxes(alignment_drift(moved, lag, self._steps), -1, -2)
@@ -291,6 +295,10 @@ class Measures(Mapping):
         if name == "regional_cooperation":
             return regional_cooperation(self._regional)
         raise KeyError(name)
+
+    def known(self, name: str, values: np.ndarray) -> None:
+        """Take ``values`` as the metric ``name`` (computed by the caller the same way)."""
+        self._done[name] = values
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._done:
@@ -317,6 +325,9 @@ MEASURES = (
     "regional_cooperation",
 )
 """The keys of :func:`measure`'s output, in order."""
+ACROSS_MONTHS = ("drift_from_start", "drift_year_on_year")
+"""The measures whose value in a month reads other months (the drift's reference month); every
+other measure of a month reads that month only, so it can be computed on any set of months."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from copy import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -381,11 +382,61 @@ class Scenario:
         }
 
     def with_overrides(self, overrides: Mapping[str, Any], *, file: str = "--set") -> Scenario:
-        """A new validated scenario with some key paths set (sweeps, ``--set``, the dashboard)."""
+        """A new validated scenario with some key paths set (sweeps, ``--set``, the dashboard,
+        a fit's candidates).
+
+        When every override is a valid number for a numeric parameter of the scenario, only
+        what numbers change is worked out again (:meth:`_with_numbers`: the same checks, the
+        same arrays, in about a millisecond); anything else, and a variant those checks
+        reject, goes through the whole validation, whose message names the file that set what.
+        """
+        numbers = self._numbers(overrides, file)
+        if numbers is not None:
+            try:
+                return self._with_numbers(numbers, overrides, file)
+            except ScenarioError:
+                pass  # rejected: the whole validation below raises the full message
         flat = {tuple(k.split(".")): v for k, v in self.parameters.items()}
         _check_override_ids(flat, overrides, file)
         _merge(flat, _override_leaves(overrides, file))
         return _build(flat, self.file)
+
+    def _numbers(self, overrides: Mapping[str, Any], file: str) -> dict[str, float] | None:
+        """The overrides as validated numbers (:func:`_read_value`), or None unless each sets
+        a parameter of kind ``number`` that the scenario has to a valid value."""
+        numbers = {}
+        for key, value in overrides.items():
+            parameter = lookup(key)
+            if parameter is None or parameter.kind != "number" or key not in self.values:
+                return None
+            path = tuple(key.split("."))
+            reader = _Reader({path: Leaf(value, f"override ({file})", file)}, self.file)
+            try:
+                numbers[key] = _read_value(reader, parameter, path, {})
+            except ScenarioError:
+                return None
+        return numbers
+
+    def _with_numbers(
+        self, numbers: Mapping[str, float], overrides: Mapping[str, Any], file: str
+    ) -> Scenario:
+        """The variant with ``numbers`` (checked values of numeric parameters): the checks
+        that read several values (:func:`_check_totals`) and the epoch arrays, with the
+        events replayed on the new values (:class:`_Timeline`), as :func:`_build` does them."""
+        values = {**self.values, **numbers}
+        _check_totals(
+            _Reader({}, self.file), values, self.dimension_ids, self.power_ids, self.state_ids
+        )
+        parameters = {k: v for k, v in self.parameters.items() if k not in overrides}
+        parameters.update((k, Leaf(v, f"override ({file})", file)) for k, v in overrides.items())
+        compiled = self._timeline.compile(values)
+        return replace(self, values=values, parameters=parameters, compiled=compiled)
+
+    @cached_property
+    def _timeline(self) -> _Timeline:
+        """The scenario's epochs and events' changes, for variants that change numbers."""
+        fields_ = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "compiled"}
+        return _Timeline(fields_)
 
 
 _ID_SECTIONS = {"states": "state", "powers": "power", "institutions": "institution"}
@@ -690,17 +741,7 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
         )
     if end - start > 12 * 200:
         raise r.error(("scenario", "end"), month_label(end), "a horizon of at most 200 years")
-    total_weight = sum(values[f"dimensions.{d}.weight"] for d in dim_ids)
-    if abs(total_weight - 1.0) > 1e-9:
-        raise r.error(("dimensions",), round(total_weight, 6), "dimension weights that sum to 1")
-    for s in state_ids:
-        for d in dim_ids:
-            if sum(values[f"ties.{s}.{p}.{d}"] for p in power_ids) <= 0:
-                raise r.error(
-                    ("ties", s),
-                    0,
-                    f"a positive initial tie with at least one power on dimension {d}",
-                )
+    _check_totals(r, values, dim_ids, power_ids, state_ids)
 
     base = ("alignment",)
     pole_names = ids["poles"]
@@ -793,6 +834,22 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
     )
     compiled = compile_scenario(scenario_args, r)
     return Scenario(**scenario_args, compiled=compiled)
+
+
+def _check_totals(r: _Reader, values: Mapping[str, Any], dim_ids, power_ids, state_ids) -> None:
+    """The checks of :func:`_build` that read several numbers: dimension weights summing to 1
+    and, per state and dimension, a positive initial tie with some power."""
+    total_weight = sum(values[f"dimensions.{d}.weight"] for d in dim_ids)
+    if abs(total_weight - 1.0) > 1e-9:
+        raise r.error(("dimensions",), round(total_weight, 6), "dimension weights that sum to 1")
+    for s in state_ids:
+        for d in dim_ids:
+            if sum(values[f"ties.{s}.{p}.{d}"] for p in power_ids) <= 0:
+                raise r.error(
+                    ("ties", s),
+                    0,
+                    f"a positive initial tie with at least one power on dimension {d}",
+                )
 
 
 def _read_changes(r: _Reader, path: tuple[str, ...], value: Any) -> tuple[Change, ...]:
@@ -924,155 +981,207 @@ def compile_scenario(args: Mapping[str, Any], reader: _Reader | None = None) -> 
     ``args`` holds the :class:`Scenario` fields (``values`` among them: every parameter of the
     table by key path). The dated parameters are copied and changed by the enabled events,
     month by month; each epoch's snapshot becomes one slice of the derived arrays (ODD 2.3, 6
-    and 7.1).
+    and 7.1). See :class:`_Timeline`.
     """
-    values_in: Mapping[str, Any] = args["values"]
-    dims: tuple[Dimension, ...] = args["dimensions"]
-    powers: tuple[Power, ...] = args["powers"]
-    states: tuple[State, ...] = args["states"]
-    institutions: tuple[Institution, ...] = args["institutions"]
-    d_ids = [d.id for d in dims]
-    p_ids = [p.id for p in powers]
-    s_ids = [s.id for s in states]
-    inst_ids = [k.id for k in institutions]
-    S, P, D = len(states), len(powers), len(dims)
+    return _Timeline(args, reader).compile(args["values"], reader)
 
-    # the dated parameters, mutable: events change them, keyed by the same paths events use
-    values: dict[str, Any] = {}
-    for key, value in values_in.items():
-        parameter = lookup(key)
-        if parameter is not None and parameter.dated:
-            values[key] = list(value) if parameter.kind == "ids" else value
 
-    start, end = args["start"], args["end"]
-    T = end - start
-    events = [e for e in args["events"] if e.enabled]
-    months = sorted({e.month for e in events if start < e.month <= end} | {start})
-    # an event dated month m acts on the transition out of month m (step m - start)
-    # numeric parameters of every epoch as rows of one (K, n) table, gathered by key path;
-    # memberships and no_blocs (lists, booleans) are kept per epoch as they are
-    numeric = [k for k, v in values.items() if not isinstance(v, list | bool)]
-    others = [k for k, v in values.items() if isinstance(v, list | bool)]
-    column = {k: n for n, k in enumerate(numeric)}
-    rows = []
-    snapshots = []
-    for m in months:
-        for event in (e for e in events if e.month == m):
-            scale_key = None if event.kind is None else f"model.event_scale.{event.kind}"
-            for n, change in enumerate(event.changes):
-                where = ("events", event.id, f"changes[{n}]")
-                _apply_change(values, change, where, reader, inst_ids, scale_key, values_in)
-        rows.append([values[k] for k in numeric])
-        snapshots.append({k: copy(values[k]) for k in others})
-    K = len(snapshots)
-    epoch_start = np.array([m - start for m in months], dtype=np.int64)
-    epoch_of_step = np.searchsorted(epoch_start, np.arange(T), side="right").astype(np.int64) - 1
+class _Timeline:
+    """A scenario's epochs and the changes its enabled events make in each, checked once.
 
-    membership = np.zeros((K, S, P, D))
-    regional_target = np.zeros((K, S, S))
-    bloc = np.array([values_in[f"dimensions.{d}.bloc"] for d in d_ids], dtype=bool)
-    inst_power = {k.id: p_ids.index(k.power) for k in institutions}
-    inst_dims = {k.id: [d_ids.index(d) for d in k.dimensions] for k in institutions}
-    table = np.array(rows, dtype=float).reshape(K, len(numeric))
+    Built from the :class:`Scenario` fields ``args``: the events are applied month by month
+    (:func:`_apply_change`, which checks every change and its range), the memberships and
+    ``no_blocs`` (lists and booleans, which no number changes) are kept per epoch, and the
+    numeric changes are kept in order. :meth:`compile` then gives the epoch arrays for any
+    values of the numeric parameters: the scenario's own, or a variant's that changes numbers
+    only (:meth:`Scenario.with_overrides`), replaying the numeric changes on them.
+    """
 
-    def gather(pattern: str, **axes: Sequence[str]) -> np.ndarray:
-        names = list(axes)
-        grids = np.indices([len(axes[n]) for n in names]).reshape(len(names), -1).T
-        cols = [
-            column[pattern.format(**{n: axes[n][i] for n, i in zip(names, g, strict=True)})]
-            for g in grids
+    def __init__(self, args: Mapping[str, Any], reader: _Reader | None = None):
+        values_in: Mapping[str, Any] = args["values"]
+        self.args = args
+        self.d_ids = [d.id for d in args["dimensions"]]
+        self.p_ids = [p.id for p in args["powers"]]
+        self.s_ids = [s.id for s in args["states"]]
+        self.inst_ids = [k.id for k in args["institutions"]]
+        # the dated parameters, mutable: events change them, keyed by the same paths events use
+        values: dict[str, Any] = {}
+        for key, value in values_in.items():
+            parameter = lookup(key)
+            if parameter is not None and parameter.dated:
+                values[key] = list(value) if parameter.kind == "ids" else value
+        start, end = args["start"], args["end"]
+        events = [e for e in args["events"] if e.enabled]
+        months = sorted({e.month for e in events if start < e.month <= end} | {start})
+        # an event dated month m acts on the transition out of month m (step m - start);
+        # numeric parameters of every epoch are rows of one (K, n) table, gathered by key path;
+        # memberships and no_blocs (lists, booleans) are kept per epoch as they are
+        self.numeric = [k for k, v in values.items() if not isinstance(v, list | bool)]
+        others = [k for k, v in values.items() if isinstance(v, list | bool)]
+        self.column = {k: n for n, k in enumerate(self.numeric)}
+        self.changes: list[tuple[int, Change, tuple[str, ...], str | None]] = []
+        self.snapshots = []
+        for epoch, m in enumerate(months):
+            for event in (e for e in events if e.month == m):
+                scale_key = None if event.kind is None else f"model.event_scale.{event.kind}"
+                for n, change in enumerate(event.changes):
+                    where = ("events", event.id, f"changes[{n}]")
+                    _apply_change(
+                        values, change, where, reader, self.inst_ids, scale_key, values_in
+                    )
+                    if change.key in self.column:
+                        self.changes.append((epoch, change, where, scale_key))
+            self.snapshots.append({k: copy(values[k]) for k in others})
+        self.epoch_start = np.array([m - start for m in months], dtype=np.int64)
+        steps = np.arange(end - start)
+        self.epoch_of_step = np.searchsorted(self.epoch_start, steps, side="right") - 1
+        self.epoch_of_step = self.epoch_of_step.astype(np.int64)
+        self._key_paths: dict[str, tuple[list[str], list[int]]] = {}
+        self.bloc = np.array([values_in[f"dimensions.{d}.bloc"] for d in self.d_ids], dtype=bool)
+        self.membership_entries = self._membership_entries(args["institutions"])
+
+    def _membership_entries(self, institutions: Sequence[Institution]) -> tuple[np.ndarray, ...]:
+        """Every (epoch, state, power, dimension) a membership adds to, in the order of the
+        epochs, states, their memberships and the institutions' dimensions, and whether the
+        dimension is a bloc one (weight ``1 - neutrality``); none on a bloc dimension for a
+        state under ``no_blocs``."""
+        power_of = {k.id: self.p_ids.index(k.power) for k in institutions}
+        dims_of = {k.id: [self.d_ids.index(d) for d in k.dimensions] for k in institutions}
+        entries = [
+            (k, i, power_of[inst], d, self.bloc[d])
+            for k, snapshot in enumerate(self.snapshots)
+            for i, s in enumerate(self.s_ids)
+            for inst in snapshot[f"states.{s}.memberships"]
+            for d in dims_of[inst]
+            if not (self.bloc[d] and snapshot[f"states.{s}.no_blocs"])
         ]
-        return table[:, cols].reshape(K, *[len(axes[n]) for n in names])
+        columns = list(zip(*entries, strict=True)) if entries else [()] * 5
+        return (*(np.array(c, dtype=np.int64) for c in columns[:4]), np.array(columns[4], bool))
 
-    def constant(pattern: str, **axes: Sequence[str]) -> np.ndarray:
-        """A parameter events cannot change, as an array over its axes."""
-        names = list(axes)
-        grids = np.indices([len(axes[n]) for n in names]).reshape(len(names), -1).T
-        flat = [
-            values_in[pattern.format(**{n: axes[n][i] for n, i in zip(names, g, strict=True)})]
-            for g in grids
+    def key_paths(self, pattern: str, axes: Mapping[str, Sequence[str]]):
+        """The key paths of ``pattern`` (e.g. ``"powers.{p}.interest"``) over the ids ``axes``
+        in C order, and the axes' lengths; worked out once per pattern."""
+        if pattern not in self._key_paths:
+            names = list(axes)
+            shape = [len(axes[n]) for n in names]
+            grids = np.indices(shape).reshape(len(names), -1).T
+            keys = [
+                pattern.format(**{n: axes[n][i] for n, i in zip(names, g, strict=True)})
+                for g in grids
+            ]
+            self._key_paths[pattern] = keys, shape
+        return self._key_paths[pattern]
+
+    def table(self, values_in: Mapping[str, Any], reader: _Reader | None = None) -> np.ndarray:
+        """(K, n) values of the numeric dated parameters in each epoch, the events' numeric
+        changes applied to ``values_in`` in order and range-checked (:class:`ScenarioError`)."""
+        values = {k: values_in[k] for k in self.numeric}
+        table = np.empty((len(self.snapshots), len(self.numeric)))
+        table[:] = np.array(list(values.values()), dtype=float)
+        for epoch, change, where, scale_key in self.changes:
+            _apply_change(values, change, where, reader, self.inst_ids, scale_key, values_in)
+            table[epoch:, self.column[change.key]] = values[change.key]
+        return table
+
+    def compile(self, values_in: Mapping[str, Any], reader: _Reader | None = None):
+        """The epoch arrays for the parameter values ``values_in`` (every parameter of the
+        table by key path, as :attr:`Scenario.values`), ODD 2.3, 6 and 7.1."""
+        args = self.args
+        d_ids, p_ids, s_ids = self.d_ids, self.p_ids, self.s_ids
+        S, P, D = len(s_ids), len(p_ids), len(d_ids)
+        table = self.table(values_in, reader)
+        K = len(table)
+        column = self.column
+
+        def gather(pattern: str, **axes: Sequence[str]) -> np.ndarray:
+            """A dated parameter in each epoch, as a (K, ...) array over its axes."""
+            keys, shape = self.key_paths(pattern, axes)
+            return table[:, [column[k] for k in keys]].reshape(K, *shape)
+
+        def constant(pattern: str, **axes: Sequence[str]) -> np.ndarray:
+            """A parameter events cannot change, as an array over its axes."""
+            keys, shape = self.key_paths(pattern, axes)
+            return np.array([values_in[k] for k in keys], dtype=float).reshape(shape)
+
+        capacity = gather("powers.{p}.capacity.{d}", p=p_ids, d=d_ids)  # (K, P, D)
+        interest = gather("powers.{p}.interest", p=p_ids)  # (K, P)
+        focus = gather("powers.{p}.focus.{s}", s=s_ids, p=p_ids)  # (K, S, P)
+        links = gather("links.{s}.{p}.{d}", s=s_ids, p=p_ids, d=d_ids)  # (K, S, P, D)
+        base_offer = capacity[:, None, :, :] * interest[:, None, :, None] * focus[..., None] * links
+        neutrality = gather("states.{s}.neutrality", s=s_ids)  # (K, S)
+        attraction = (
+            gather("states.{s}.affinity.{p}", s=s_ids, p=p_ids)
+            - gather("states.{s}.regime_sensitivity", s=s_ids)[:, :, None]
+            * gather("powers.{p}.conditionality", p=p_ids)[:, None, :]
+        )
+        scale = np.where(self.bloc[None, None, :], 1.0 - neutrality[:, :, None], 1.0)
+        need = gather("states.{s}.needs.{d}", s=s_ids, d=d_ids) * scale
+
+        # each membership adds 1 to its power's dimensions, 1 - nu on a bloc dimension
+        membership = np.zeros((K, S, P, D))
+        epoch, state, power, dimension, on_bloc = self.membership_entries
+        weight = np.where(on_bloc, 1.0 - neutrality[epoch, state], 1.0)
+        np.add.at(membership, (epoch, state, power, dimension), weight)  # in the entries' order
+
+        # regional target of each pair: logistic(base + openness_i + openness_k + pair)
+        first, second = np.triu_indices(S, 1)
+        openness = gather("states.{s}.openness", s=s_ids)
+        pair_keys = [
+            f"regional.pairs.{s_ids[i]}-{s_ids[j]}" for i, j in zip(first, second, strict=True)
         ]
-        return np.array(flat, dtype=float).reshape([len(axes[n]) for n in names])
+        x = (
+            table[:, [column["regional.base"]]]
+            + openness[:, first]
+            + openness[:, second]
+            + table[:, [column[k] for k in pair_keys]]
+        )
+        logistic = [1.0 / (1.0 + math.exp(-v)) for v in x.ravel().tolist()]  # libm's exp
+        regional_target = np.zeros((K, S, S))
+        regional_target[:, first, second] = np.reshape(logistic, x.shape)
+        regional_target[:, second, first] = regional_target[:, first, second]
 
-    capacity = gather("powers.{p}.capacity.{d}", p=p_ids, d=d_ids)  # (K, P, D)
-    interest = gather("powers.{p}.interest", p=p_ids)  # (K, P)
-    focus = gather("powers.{p}.focus.{s}", s=s_ids, p=p_ids)  # (K, S, P)
-    links = gather("links.{s}.{p}.{d}", s=s_ids, p=p_ids, d=d_ids)  # (K, S, P, D)
-    base_offer = capacity[:, None, :, :] * interest[:, None, :, None] * focus[..., None] * links
-    neutrality = gather("states.{s}.neutrality", s=s_ids)  # (K, S)
-    attraction = (
-        gather("states.{s}.affinity.{p}", s=s_ids, p=p_ids)
-        - gather("states.{s}.regime_sensitivity", s=s_ids)[:, :, None]
-        * gather("powers.{p}.conditionality", p=p_ids)[:, None, :]
-    )
-    scale = np.where(bloc[None, None, :], 1.0 - neutrality[:, :, None], 1.0)
-    need = gather("states.{s}.needs.{d}", s=s_ids, d=d_ids) * scale
-    openness_all = gather("states.{s}.openness", s=s_ids)
-    pairs_all = {
-        (i, j): table[:, column[f"regional.pairs.{s_ids[i]}-{s_ids[j]}"]]
-        for i in range(S)
-        for j in range(i + 1, S)
-    }
-    regional_base = table[:, column["regional.base"]]
-    for k, v in enumerate(snapshots):
-        openness = [float(o) for o in openness_all[k]]
-        for i, s in enumerate(s_ids):
-            for inst in v[f"states.{s}.memberships"]:
-                for d_index in inst_dims[inst]:
-                    if bloc[d_index]:
-                        if v[f"states.{s}.no_blocs"]:
-                            continue
-                        weight = 1.0 - neutrality[k, i]
-                    else:
-                        weight = 1.0
-                    membership[k, i, inst_power[inst], d_index] += weight
-            for j2 in range(i + 1, S):
-                pair = float(pairs_all[i, j2][k])
-                x = float(regional_base[k]) + openness[i] + openness[j2] + pair
-                regional_target[k, i, j2] = regional_target[k, j2, i] = 1.0 / (1.0 + math.exp(-x))
+        floor = values_in["model.lockin_floor"] * np.minimum(membership, 1.0)
+        total_floor = floor.sum(axis=2, keepdims=True)
+        # floors reserve at most 60% of a dimension, so the choice stays a choice
+        floor = np.where(total_floor > 0.6, floor * 0.6 / np.maximum(total_floor, 1e-300), floor)
 
-    floor = values_in["model.lockin_floor"] * np.minimum(membership, 1.0)
-    total_floor = floor.sum(axis=2, keepdims=True)
-    # floors reserve at most 60% of a dimension, so the choice stays a choice
-    floor = np.where(total_floor > 0.6, floor * 0.6 / np.maximum(total_floor, 1e-300), floor)
+        pole_matrix = np.zeros((len(args["alignment"].poles), P))
+        for n, (_, group) in enumerate(args["alignment"].poles):
+            for p in group:
+                pole_matrix[n, p_ids.index(p)] = 1.0
+        initial_regional = np.full((S, S), values_in["regional.initial"])
+        np.fill_diagonal(initial_regional, 0.0)
 
-    pole_matrix = np.zeros((len(args["alignment"].poles), P))
-    for n, (_, group) in enumerate(args["alignment"].poles):
-        for p in group:
-            pole_matrix[n, p_ids.index(p)] = 1.0
-    initial_regional = np.full((S, S), values_in["regional.initial"])
-    np.fill_diagonal(initial_regional, 0.0)
-
-    arrays = dict(
-        epoch_start=epoch_start,
-        epoch_of_step=epoch_of_step,
-        base_offer=base_offer,
-        log_base_offer=np.log(np.maximum(base_offer, 1e-300)),
-        rivalry_response=gather("powers.{p}.rivalry_response", p=p_ids),
-        attraction=attraction,
-        membership=membership,
-        floor=floor,
-        balancing_propensity=gather("states.{s}.balancing_propensity", s=s_ids),
-        adjustment_rate=gather("states.{s}.adjustment_rate", s=s_ids),
-        need=need,
-        regional_target=regional_target,
-        initial_ties=constant("ties.{s}.{p}.{d}", s=s_ids, p=p_ids, d=d_ids),
-        initial_regional=initial_regional,
-        dimension_weight=constant("dimensions.{d}.weight", d=d_ids),
-        substitution_difficulty=constant("dimensions.{d}.substitution_difficulty", d=d_ids),
-        pole_matrix=pole_matrix,
-    )
-    for a in arrays.values():
-        a.setflags(write=False)
-    return CompiledScenario(
-        **arrays,
-        temperature=values_in["model.temperature"],
-        noise=values_in["model.noise"],
-        rivalry_memory=values_in["model.rivalry_memory"],
-        lockin_bonus=values_in["model.lockin_bonus"],
-        regional_adjustment_rate=values_in["regional.adjustment_rate"],
-        regional_noise=values_in["regional.noise"],
-    )
+        arrays = dict(
+            epoch_start=self.epoch_start,
+            epoch_of_step=self.epoch_of_step,
+            base_offer=base_offer,
+            log_base_offer=np.log(np.maximum(base_offer, 1e-300)),
+            rivalry_response=gather("powers.{p}.rivalry_response", p=p_ids),
+            attraction=attraction,
+            membership=membership,
+            floor=floor,
+            balancing_propensity=gather("states.{s}.balancing_propensity", s=s_ids),
+            adjustment_rate=gather("states.{s}.adjustment_rate", s=s_ids),
+            need=need,
+            regional_target=regional_target,
+            initial_ties=constant("ties.{s}.{p}.{d}", s=s_ids, p=p_ids, d=d_ids),
+            initial_regional=initial_regional,
+            dimension_weight=constant("dimensions.{d}.weight", d=d_ids),
+            substitution_difficulty=constant("dimensions.{d}.substitution_difficulty", d=d_ids),
+            pole_matrix=pole_matrix,
+        )
+        for a in arrays.values():
+            a.setflags(write=False)
+        return CompiledScenario(
+            **arrays,
+            temperature=values_in["model.temperature"],
+            noise=values_in["model.noise"],
+            rivalry_memory=values_in["model.rivalry_memory"],
+            lockin_bonus=values_in["model.lockin_bonus"],
+            regional_adjustment_rate=values_in["regional.adjustment_rate"],
+            regional_noise=values_in["regional.noise"],
+        )
 
 
 def _apply_change(values, change: Change, where, reader, inst_ids, scale_key=None, values_in=None):
