@@ -275,7 +275,11 @@ def _calibrate_posterior(
         "",
         f"ABC-SMC (experiments/abc.py: Del Moral, Doucet & Jasra 2012), seed {spec.seed}, "
         f"{spec.particles} particles, up to {spec.generations} generations"
-        + (f", noise floor {spec.noise_floor:g}" if spec.noise_floor else "")
+        + (
+            f", a noise floor from {spec.floor_sample} particles' self-distances"
+            if spec.floor_sample
+            else ""
+        )
         + f", {fit.posterior.evaluations} particle simulations of {spec.runs} runs each. Flat "
         f"priors over the [calibration.free] ranges. Distance: the mean loss of the "
         f"{sum(p.scored for p in fit.patterns)} scored patterns"
