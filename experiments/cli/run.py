@@ -11,6 +11,7 @@ from experiments.cli.options import (
     add_workers,
     check_out,
     positive_int,
+    runs,
     seed,
 )
 from model.parameters import PARAMETERS, lookup
@@ -34,7 +35,7 @@ def register(subparsers) -> None:
     run.add_argument("scenario", nargs="?", help="scenario TOML file, e.g. scenarios/baseline.toml")
     run.add_argument(
         "--runs",
-        type=positive_int,
+        type=runs,
         help="replicates per point (default: the scenario's run.runs, 100 in the baseline)",
     )
     run.add_argument("--seed", type=seed, help="batch seed (default: the scenario's run.seed)")
@@ -174,7 +175,7 @@ def _run(args, command):
         workers=args.workers,
         chunk_size=args.chunk_size,
         scheduler=args.scheduler,
-        out=check_out(args.out or "results"),
+        out=check_out("results" if args.out is None else args.out),
         overrides=overrides,
         command=command,
         progress=not args.quiet,
