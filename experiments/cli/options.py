@@ -22,7 +22,7 @@ from model.files import (
     read_data,
 )
 from model.parameters import lookup
-from model.scenario import month_index
+from model.scenario import Scenario, load_scenario, month_index
 
 __all__ = [
     "DEFAULT_WORKERS",
@@ -33,6 +33,7 @@ __all__ = [
     "add_workers",
     "check_out",
     "check_toml_file",
+    "load_checked",
     "month",
     "port",
     "positive_int",
@@ -193,3 +194,18 @@ def check_toml_file(path: str | Path, option: str) -> Path:
     except UnreadableFile as error:
         raise UsageError(f"{option} {error}") from None
     return Path(path)
+
+
+def load_checked(path: str | Path, overrides=()) -> Scenario:
+    """A scenario as every command loads it: the file, and its ``[sweep]`` and
+    ``[calibration]`` tables checked too, so ``show`` and ``validate`` refuse what ``run`` and
+    ``calibrate`` would."""
+    from experiments.design import sweep_of
+
+    scenario = load_scenario(path, overrides)
+    sweep_of(scenario)
+    if any(key.startswith("calibration.") for key in scenario.parameters):
+        from experiments.calibration import calibration_spec
+
+        calibration_spec(scenario)
+    return scenario

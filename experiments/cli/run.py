@@ -10,12 +10,13 @@ from experiments.cli.options import (
     add_overrides,
     add_workers,
     check_out,
+    load_checked,
     positive_int,
     runs,
     seed,
 )
 from model.parameters import PARAMETERS, lookup
-from model.scenario import load_scenario, parse_override
+from model.scenario import parse_override
 
 __all__ = ["FIGURE_RUNS", "parameter_table_text", "register", "show_text"]
 
@@ -152,7 +153,7 @@ def _run(args, command):
     if args.scenario is None:
         raise UsageError("give a scenario file, or --resume DIR")
     overrides = dict(parse_override(text) for text in args.overrides)
-    scenario = load_scenario(args.scenario, overrides)
+    scenario = load_checked(args.scenario, overrides)
     sweep = sweep_of(
         scenario,
         [parse_sweep_option(text) for text in args.sweeps],
@@ -251,7 +252,7 @@ def show_command(args, command: list[str]) -> int:
         raise UsageError("give a scenario file, or --parameters")
     else:
         overrides = dict(parse_override(text) for text in args.overrides)
-        text = show_text(load_scenario(args.scenario, overrides))
+        text = show_text(load_checked(args.scenario, overrides))
     try:
         print(text, flush=True)
     except BrokenPipeError:  # e.g. `multivector show ... | head`

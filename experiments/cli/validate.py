@@ -10,6 +10,7 @@ from experiments.cli.options import (
     add_workers,
     check_out,
     check_toml_file,
+    load_checked,
     positive_int,
     runs,
     seed,
@@ -83,11 +84,10 @@ def validate_command(args, command: list[str]) -> int:
     from experiments.calibration import patterns_for, validate
     from experiments.patterns import headline, pattern_table
     from experiments.store import NewFolder, stamp, versions
-    from model.scenario import load_scenario
 
     out = check_out(args.out)
     paths = args.scenarios or ["scenarios/baseline.toml"]
-    scenarios = [load_scenario(path) for path in paths]  # all errors before any run
+    scenarios = [load_checked(path) for path in paths]  # all errors before any run
     if args.patterns is not None:
         check_toml_file(args.patterns, "--patterns")
     registries = [patterns_for(s, args.patterns) for s in scenarios]
