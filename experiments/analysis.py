@@ -778,7 +778,22 @@ def _image(path: Path) -> str:
     )
 
 
+REPORT_CELL = 300
+"""Longest text a report shows in a table cell or a line of settings; the manifest keeps the
+whole value (pandas pads every row to the longest one, so a 4 MB description took GBs)."""
+
+
+def _shortened(text: str) -> str:
+    text = str(text)
+    if len(text) <= REPORT_CELL:
+        return text
+    return f"{text[: REPORT_CELL - 40]}... ({len(text):,} characters; see manifest.json)"
+
+
 def _table(frame: pd.DataFrame) -> str:
+    frame = frame.copy()
+    for column in frame.select_dtypes(include=["object", "string"]).columns:
+        frame[column] = frame[column].map(_shortened)
     return frame.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0)
 
 
@@ -812,13 +827,13 @@ def write_report(path: str | Path) -> Path:
     session = m["sessions"][-1] if m.get("sessions") else {}
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(batch.title)}</title>",
+        f"<title>{html.escape(_shortened(batch.title))}</title>",
         "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
         "padding:0 1em;color:#222}img{max-width:100%}table{border-collapse:collapse;"
         "font-size:0.85em}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}"
         "figure{margin:1.5em 0}figcaption{color:#666;font-size:0.85em}</style></head><body>",
-        f"<h1>{html.escape(batch.title)}</h1>",
-        f"<p>Scenario <code>{html.escape(m['scenario']['file'])}</code> (hash "
+        f"<h1>{html.escape(_shortened(batch.title))}</h1>",
+        f"<p>Scenario <code>{html.escape(_shortened(m['scenario']['file']))}</code> (hash "
         f"<code>{m['scenario']['hash']}</code>), {m['scenario']['start']} to "
         f"{m['scenario']['end']}. {m['batch']['total_runs']} runs "
         + (
@@ -828,15 +843,19 @@ def write_report(path: str | Path) -> Path:
         )
         + f"batch seed "
         f"{m['batch']['batch_seed']}, {m['batch']['store']} store, {m['batch']['engine']} "
-        f"engine. Command: <code>{html.escape(' '.join(m['command']))}</code>. "
+        f"engine. Command: <code>{html.escape(_shortened(' '.join(m['command'])))}</code>. "
         f"{session.get('runs_per_second') or 0:.0f} runs/s.</p>",
     ]
     if m.get("sweep"):
-        parts.append(f"<p>Sweep: <code>{html.escape(json.dumps(m['sweep']))}</code></p>")
+        parts.append(
+            f"<p>Sweep: <code>{html.escape(_shortened(json.dumps(m['sweep'])))}</code></p>"
+        )
     if batch.band_note is not None:
         parts.append(_uncertainty_paragraph(batch))
     if m.get("overrides"):
-        parts.append(f"<p>Overrides: <code>{html.escape(json.dumps(m['overrides']))}</code></p>")
+        parts.append(
+            f"<p>Overrides: <code>{html.escape(_shortened(json.dumps(m['overrides'])))}</code></p>"
+        )
     parts += [
         f"<h2>Final month ({str(final['date'].max())[:7]})</h2>",
         "<h3>Dependence: quantiles over runs</h3>",

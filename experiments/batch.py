@@ -38,6 +38,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -46,8 +47,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pyarrow import ArrowException
 from tqdm import tqdm
 
+from experiments.design import MAX_RUNS, MAX_TOTAL_RUNS, check_batch_size
 from experiments.posterior import (
     PARTICLE_SPAWN_KEY,
     Posterior,
@@ -67,6 +70,7 @@ from experiments.store import (
     stamp,
     versions,
 )
+from model.files import UnreadableFile, check_regular_file, describe_os_error
 from model.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = [
@@ -256,6 +260,8 @@ def make_plan(
     """
     runs = scenario.runs if runs is None else runs
     seed = scenario.seed if seed is None else seed
+    points = 1 if sweep is None or posterior is not None else sweep.n_points
+    check_batch_size(runs, points, file=scenario.file if sweep is None else sweep.file)
     if store not in STORES:
         raise BatchError(f"--store {store}: one of {', '.join(STORES)}")
     if engine not in ENGINES:
@@ -496,6 +502,7 @@ def execute(
     executor: str = "processes",
     workers: int = 1,
     scheduler: str | None = None,
+    client=None,
 ) -> None:
     """Run the pending chunks of a plan; ``on_done(chunk, tables)`` as each finishes.
 
@@ -504,8 +511,8 @@ def execute(
     ensemble kernel releases the GIL; nothing to start, so the default for the ensemble);
     ``processes`` on a pool of ``workers`` processes (the default for the Mesa engine, whose
     Python steps hold the GIL); ``dask`` on a ``dask.distributed`` cluster: the one at
-    ``scheduler``, or a local cluster of ``workers`` processes. A single chunk or a single
-    worker runs here.
+    ``scheduler``, or a local cluster of ``workers`` processes (see :func:`dask_client`;
+    ``client``, when given, is the one to use). A single chunk or a single worker runs here.
     """
     if executor not in EXECUTORS:
         raise BatchError(f"--executor {executor}: one of {', '.join(EXECUTORS)}")
@@ -520,8 +527,11 @@ def execute(
         _execute_threads(plan, pending, on_done, workers)
     elif executor == "processes":
         _execute_processes(plan, pending, on_done, workers)
+    elif client is not None:
+        _execute_dask(plan, pending, on_done, client)
     else:
-        _execute_dask(plan, pending, on_done, workers, scheduler)
+        with dask_client(executor, scheduler, workers) as connected:
+            _execute_dask(plan, pending, on_done, connected)
 
 
 def _execute_threads(plan, pending, on_done, workers) -> None:
@@ -563,45 +573,65 @@ def _drain(pool, calls, on_done, window: int) -> None:
     pool.shutdown()
 
 
-def _execute_dask(plan, pending, on_done, workers, scheduler) -> None:
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:  # pragma: no cover - dask is a dependency
-        raise BatchError("--executor dask: dask.distributed is not installed") from None
-    cluster = None
-    scratch = None
-    try:
-        if scheduler:
-            try:
-                client = Client(scheduler, timeout="10s")
-            except OSError as error:
-                raise BatchError(f"--scheduler {scheduler}: cannot connect ({error})") from None
-        else:
-            scratch = tempfile.mkdtemp(prefix="multivector-dask-")
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                local_directory=scratch,
-            )
-            client = Client(cluster)
+def _execute_dask(plan, pending, on_done, client) -> None:
+    shared = client.scatter(plan, broadcast=True)
+    futures = {
+        client.submit(simulate_chunk, shared, *plan.chunks[c], pure=False): c for c in pending
+    }
+    from dask.distributed import as_completed
+
+    for future in as_completed(futures):
+        on_done(futures[future], future.result())
+
+
+@contextmanager
+def dask_client(executor: str | None, scheduler: str | None, workers: int):
+    """A ``dask.distributed`` client for ``--executor dask`` (None for other executors),
+    connected before any folder is made, so a failed connection leaves nothing behind.
+
+    With ``scheduler``, the cluster at that address; otherwise a local cluster of ``workers``
+    processes on 127.0.0.1 that other local users cannot use: its connections are TLS with
+    credentials generated for it (``Security.temporary()``), and its HTTP servers, which
+    Dask always starts, listen on random ports with no routes (no dashboard).
+    """
+    if executor != "dask":
+        yield None
+        return
+    import dask
+    from dask.distributed import Client, LocalCluster
+    from distributed.security import Security
+
+    if scheduler:
         try:
-            shared = client.scatter(plan, broadcast=True)
-            futures = {
-                client.submit(simulate_chunk, shared, *plan.chunks[c], pure=False): c
-                for c in pending
-            }
-            for future in as_completed(futures):
-                on_done(futures[future], future.result())
+            client = Client(scheduler, timeout="10s")
+        except (OSError, ValueError, TypeError) as error:
+            raise BatchError(f"--scheduler {scheduler}: cannot connect ({error})") from None
+        try:
+            yield client
         finally:
             client.close()
+        return
+    scratch = tempfile.mkdtemp(prefix="multivector-dask-")
+    routes = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
+    try:
+        with dask.config.set(routes):
+            security = Security.temporary()
+            with (
+                LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                    security=security,
+                    local_directory=scratch,
+                ) as cluster,
+                Client(cluster, security=security) as client,
+            ):
+                yield client
     finally:
-        if cluster is not None:
-            cluster.close()
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -729,15 +759,19 @@ def run_batch(
     if executor not in EXECUTORS:
         raise BatchError(f"--executor {executor}: one of {', '.join(EXECUTORS)}")
     command = list(command) if command is not None else list(sys.argv)
-    folder = BatchFolder.create(
-        Path(out) / plan.scenario.name,
-        f"{stamp()}-{plan.scenario.hash[:8]}",
-        tables=TABLES_OF_STORE[plan.store],
-        design=plan.design,
-        manifest=_manifest(plan, overrides or {}, command),
-        draws=None if posterior is None else draws_table(plan, posterior.weights),
-    )
-    result = _complete(folder, plan, executor, workers, scheduler, progress, command)
+    with dask_client(executor, scheduler, workers) as client:  # before the folder exists
+        folder = BatchFolder.create(
+            Path(out) / plan.scenario.name,
+            f"{stamp()}-{plan.scenario.hash[:8]}",
+            tables=TABLES_OF_STORE[plan.store],
+            design=plan.design,
+            manifest=_manifest(plan, overrides or {}, command),
+            draws=None if posterior is None else draws_table(plan, posterior.weights),
+        )
+        try:
+            result = _complete(folder, plan, executor, workers, client, progress, command)
+        finally:
+            folder.unlock()
     if compile_after:  # after the batch, so the compile does not slow it down
         compile_in_background()
     return result
@@ -752,21 +786,105 @@ def resume_batch(
     progress: bool = True,
     command: Sequence[str] | None = None,
 ) -> BatchResult:
-    """Finish an interrupted batch: run only the chunks not yet stored."""
+    """Finish an interrupted batch: run only the chunks not yet stored.
+
+    The folder is locked for the resume (a second resume of it, meanwhile, is refused), its
+    manifest and design are checked, and temporary parts left by a killed session removed.
+    """
     folder = BatchFolder(Path(path))
+    _resumable(folder, path)
+    folder.lock()
+    try:
+        manifest = _resumable(folder, path)  # again: it may have finished while we waited
+        plan = plan_from_manifest(folder.path, manifest)
+        executor = executor or default_executor(plan.engine, plan.n_runs)
+        workers = (os.cpu_count() or 1) if workers is None else workers
+        command = list(command) if command is not None else list(sys.argv)
+        folder.remove_temporary_files()
+        with dask_client(executor, scheduler, workers) as client:
+            return _complete(folder, plan, executor, workers, client, progress, command)
+    finally:
+        folder.unlock()
+
+
+def _resumable(folder: BatchFolder, path) -> dict:
+    """The checked manifest of a batch that ``--resume`` can finish; one line if none."""
+    if not folder.path.is_dir():
+        raise BatchError(f"--resume {path}: no such folder")
     if not (folder.path / MANIFEST).is_file():
         finished = sorted(folder.path.parent.glob(folder.path.name.removesuffix(INCOMPLETE) + "*"))
+        finished = [f for f in finished if f != folder.path]
         if folder.path.name.endswith(INCOMPLETE) and finished:
             raise BatchError(f"--resume {path}: already complete, as {finished[0]}")
         raise BatchError(f"--resume {path}: not a batch folder (no {MANIFEST})")
     manifest = folder.manifest
     if manifest.get("status") == "complete":
         raise BatchError(f"--resume {path}: the batch is already complete")
-    plan = plan_from_manifest(folder.path, manifest)
-    executor = executor or default_executor(plan.engine, plan.n_runs)
-    workers = (os.cpu_count() or 1) if workers is None else workers
-    command = list(command) if command is not None else list(sys.argv)
-    return _complete(folder, plan, executor, workers, scheduler, progress, command)
+    check_manifest(folder.path, manifest)
+    return manifest
+
+
+def _whole(lo: int, hi: int):
+    def check(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+    return check, f"a whole number in [{lo:,}, {hi:,}]"
+
+
+MANIFEST_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "scenario.path": (lambda v: isinstance(v, str) and v != "", "the scenario file's path"),
+    "scenario.hash": (lambda v: isinstance(v, str), "the scenario's hash, a string"),
+    "batch.runs": _whole(1, MAX_RUNS),
+    "batch.total_runs": _whole(1, MAX_TOTAL_RUNS),
+    "batch.batch_seed": _whole(0, 2**63 - 1),
+    "batch.store": (lambda v: v in STORES, f"one of {', '.join(STORES)}"),
+    "batch.engine": (lambda v: v in ENGINES, f"one of {', '.join(ENGINES)}"),
+    "batch.chunk_size": _whole(1, MAX_TOTAL_RUNS),
+    "sessions": (lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v), "a list"),
+}
+"""What a resume reads from a manifest, with the check each value must pass and what it
+allows; ``overrides``, ``sweep`` and ``posterior``, when present, must be JSON objects."""
+OPTIONAL_TABLES = ("overrides", "sweep", "posterior")
+
+
+def check_manifest(path: Path, manifest: dict) -> None:
+    """Refuse a manifest a resume cannot rebuild its plan from, in one line naming the key."""
+    file = Path(path) / MANIFEST
+
+    def fail(key: str, value: Any, allowed: str):
+        shown = "(missing)" if value is _ABSENT else repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        raise BatchError(f"{file}: {key} = {shown}: {allowed}; start a new batch")
+
+    for key, (check, allowed) in MANIFEST_FIELDS.items():
+        node: Any = manifest
+        for part in key.split("."):
+            node = node.get(part, _ABSENT) if isinstance(node, dict) else _ABSENT
+        if node is _ABSENT or not check(node):
+            fail(key, node, allowed)
+    for key in OPTIONAL_TABLES:
+        if not isinstance(manifest.get(key, {}), dict):
+            fail(key, manifest[key], "a JSON object")
+    posterior = manifest.get("posterior") or {}
+    for key in ("path", "sha256") if posterior else ():
+        if not isinstance(posterior.get(key), str):
+            fail(f"posterior.{key}", posterior.get(key, _ABSENT), "a string")
+
+
+_ABSENT = object()
+
+
+def _read_table(path: Path, name: str, columns=None) -> pd.DataFrame:
+    """A batch's ``design.parquet`` or ``posterior.parquet``; one line if missing or corrupt."""
+    file = path / name
+    try:
+        check_regular_file(file, limit=None)
+        return pd.read_parquet(file, columns=columns)
+    except UnreadableFile as error:
+        raise BatchError(f"{file}: {error.problem}; start a new batch") from None
+    except (OSError, ValueError, KeyError, ArrowException) as error:
+        reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        raise BatchError(f"{file}: not a readable table ({reason}); start a new batch") from None
 
 
 def draws_table(plan: Plan, weights: np.ndarray) -> pd.DataFrame:
@@ -794,7 +912,7 @@ def plan_from_manifest(path: Path, manifest: dict) -> Plan:
     info = manifest["scenario"]
     try:
         scenario = load_scenario(info["path"], manifest.get("overrides", {}))
-    except ScenarioError as error:
+    except (ScenarioError, UnreadableFile) as error:
         raise BatchError(f"{path}: its scenario no longer loads ({error})") from None
     if scenario.hash != info["hash"]:
         raise BatchError(
@@ -802,7 +920,10 @@ def plan_from_manifest(path: Path, manifest: dict) -> Plan:
             f"(hash {scenario.hash}, was {info['hash']}); start a new batch"
         )
     batch = manifest["batch"]
-    design = pd.read_parquet(path / DESIGN).set_index("point")
+    design = _read_table(path, DESIGN)
+    if "point" not in design.columns or not design["point"].is_unique:
+        raise BatchError(f"{path / DESIGN}: no column of unique points; start a new batch")
+    design = design.set_index("point")
     if manifest.get("posterior"):
         return _posterior_plan_from_folder(path, manifest, scenario, design)
     if len(design) * batch["runs"] != batch["total_runs"]:
@@ -836,8 +957,12 @@ def _posterior_plan_from_folder(path: Path, manifest: dict, scenario, design) ->
             f"{path}: {spec['path']} has changed since the batch started "
             f"(sha256 {sha256[:12]}, was {spec['sha256'][:12]}); start a new batch"
         )
-    draws = pd.read_parquet(path / POSTERIOR, columns=["run", "point"]).sort_values("run")
-    if len(draws) != batch["runs"] or batch["runs"] != batch["total_runs"]:
+    draws = _read_table(path, POSTERIOR, columns=["run", "point"]).sort_values("run")
+    if (
+        len(draws) != batch["runs"]
+        or batch["runs"] != batch["total_runs"]
+        or not draws["point"].between(0, len(design) - 1).all()
+    ):
         raise BatchError(f"{path}: {POSTERIOR} does not match the manifest's {batch['runs']} runs")
     return Plan(
         scenario,
@@ -853,7 +978,7 @@ def _posterior_plan_from_folder(path: Path, manifest: dict, scenario, design) ->
     )
 
 
-def _complete(folder, plan, executor, workers, scheduler, progress, command):
+def _complete(folder, plan, executor, workers, client, progress, command):
     tables = TABLES_OF_STORE[plan.store]
     pending = [c for c in range(len(plan.chunks)) if not folder.chunk_done(c, tables)]
     done_runs = plan.n_runs - sum(plan.chunks[c][1] - plan.chunks[c][0] for c in pending)
@@ -896,9 +1021,14 @@ def _complete(folder, plan, executor, workers, scheduler, progress, command):
         bar.update(stop - first)
 
     try:
-        execute(plan, pending, on_done, executor=executor, workers=workers, scheduler=scheduler)
+        execute(plan, pending, on_done, executor=executor, workers=workers, client=client)
     except KeyboardInterrupt:
         raise BatchInterrupted(folder.path, state["done"], plan.n_runs) from None
+    except OSError as error:  # a full disk: what is stored is kept, and can be resumed
+        raise BatchError(
+            f"{describe_os_error(error)}; {state['done']} of {plan.n_runs} runs are stored: "
+            f"make room, then resume with: multivector run --resume {folder.path}"
+        ) from None
     finally:
         bar.close()
     simulated = time.perf_counter() - clock

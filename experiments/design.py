@@ -38,13 +38,63 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
+from model.files import gibibytes
+from model.parameters import lookup
 from model.scenario import Leaf, Scenario, ScenarioError, parse_override
 
-__all__ = ["DESIGNS", "Sweep", "SweepParameter", "check_value", "parse_sweep_option", "sweep_of"]
+__all__ = [
+    "DESIGNS",
+    "MAX_POINTS",
+    "MAX_RUNS",
+    "MAX_TOTAL_RUNS",
+    "Sweep",
+    "SweepParameter",
+    "check_batch_size",
+    "check_value",
+    "parse_sweep_option",
+    "sweep_of",
+]
 
 DESIGNS = ("grid", "lhs", "sobol")
 MAX_POINTS = 10_000_000
+"""Most points of a sweep (``--samples``, ``sweep.samples`` or a grid's product)."""
+MAX_RUNS = int(lookup("run.runs").high)
+"""Most replicates per point, ``--runs`` or ``run.runs``: the parameter table's bound."""
+MAX_TOTAL_RUNS = 1_000_000_000
+"""Most runs of one batch, points times replicates."""
 DEFAULT_GRID_SAMPLES = 5
+UNSWEPT = ("scenario", "run", "sweep", "calibration")
+"""Sections a sweep cannot vary: they name and size batches and fits, not the model."""
+
+
+def check_batch_size(runs: int, points: int, *, file: str, keys: int = 0) -> None:
+    """Refuse a batch over :data:`MAX_RUNS` replicates, :data:`MAX_POINTS` points or
+    :data:`MAX_TOTAL_RUNS` runs, saying the memory its seeds, design or run index would take
+    (8 bytes a number)."""
+    if runs > MAX_RUNS:
+        raise ScenarioError(
+            file,
+            "run.runs",
+            runs,
+            f"at most {MAX_RUNS:,} replicates per point (their seeds alone would take "
+            f"{gibibytes(8 * runs)})",
+        )
+    if points > MAX_POINTS:
+        raise ScenarioError(
+            file,
+            "sweep",
+            f"{points:,} points",
+            f"at most {MAX_POINTS:,} points (the design alone would take "
+            f"{gibibytes(8 * points * max(keys, 1))})",
+        )
+    if runs * points > MAX_TOTAL_RUNS:
+        raise ScenarioError(
+            file,
+            "run.runs",
+            runs,
+            f"at most {MAX_TOTAL_RUNS:,} runs in a batch ({points:,} points x {runs:,} "
+            f"replicates; the run index alone would take {gibibytes(8 * runs * points)})",
+        )
 
 
 @dataclass(frozen=True)
@@ -113,6 +163,13 @@ def check_value(scenario: Scenario, parameter: SweepParameter, value, where: str
     """Build the scenario with ``value`` at the key: the model's own validation decides."""
     if isinstance(value, list | dict | str) or value is None:
         raise ScenarioError(parameter.file, where, value, "numbers or true/false")
+    if parameter.key.split(".")[0] in UNSWEPT:
+        raise ScenarioError(
+            parameter.file,
+            where,
+            value,
+            "a model parameter to sweep (not " + ", ".join(f"{u}.*" for u in UNSWEPT) + ")",
+        )
     try:
         scenario.with_overrides({parameter.key: value}, file=parameter.file)
     except ScenarioError as error:
@@ -156,11 +213,11 @@ def _validate(scenario: Scenario, sweep: Sweep) -> Sweep:
                 raise ScenarioError(p.file, where, [], "a non-empty list of values")
             for value in p.values:
                 check_value(scenario, p, value, where)
+    n = sweep.samples
     if sweep.design == "grid":
-        if sweep.samples is not None and sweep.samples < 2:
-            raise ScenarioError(sweep.file, "sweep.samples", sweep.samples, "an integer >= 2")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 2):
+            raise ScenarioError(sweep.file, "sweep.samples", n, "an integer >= 2")
     else:
-        n = sweep.samples
         if n is None or isinstance(n, bool) or not isinstance(n, int) or n < 2:
             raise ScenarioError(
                 sweep.file, "sweep.samples", n, f"an integer >= 2 (points of the {sweep.design})"
@@ -170,7 +227,7 @@ def _validate(scenario: Scenario, sweep: Sweep) -> Sweep:
                 sweep.file, "sweep.samples", n, "a power of two for a Sobol' design (e.g. 256)"
             )
     if sweep.n_points > MAX_POINTS:
-        raise ScenarioError(sweep.file, "sweep", sweep.n_points, f"at most {MAX_POINTS} points")
+        check_batch_size(1, sweep.n_points, file=sweep.file, keys=len(sweep.parameters))
     if sweep.seed is not None and (
         isinstance(sweep.seed, bool) or not isinstance(sweep.seed, int) or not sweep.seed >= 0
     ):
@@ -202,6 +259,13 @@ def sweep_of(
                 leaf.value,
                 f"unknown key (allowed: {', '.join(allowed)})",
             )
+        if key == "parameters":
+            raise ScenarioError(
+                leaf.file,
+                "sweep.parameters",
+                leaf.value,
+                'a table of key paths, e.g. "states.KAZ.balancing_propensity" = [0.5, 3.0]',
+            )
     parameters: dict[str, SweepParameter] = {}
     for key, leaf in leaves.items():
         if not key.startswith("parameters."):
@@ -224,11 +288,19 @@ def sweep_of(
             else p
             for k, p in parameters.items()
         }
-    for option in options:
+    given = [option.key for option in options]
+    for key in given:
+        if given.count(key) > 1:
+            raise ScenarioError("--sweep", key, given.count(key), "each key path swept once")
+    for option in options:  # a --sweep of a key in the file's [sweep] replaces it
         parameters[option.key] = option
     if not parameters:
-        if "design" in leaves or design is not None:
+        if "design" in leaves or "samples" in leaves or design is not None:
             raise ScenarioError(file, "sweep.parameters", "(none)", "at least one swept key path")
+        if samples is not None:
+            raise ScenarioError(
+                "--samples", "samples", samples, "a sweep to sample (--sweep or [sweep])"
+            )
         return None
     n = (
         samples

@@ -25,6 +25,7 @@ the model or draws.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -38,6 +39,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from model.files import UnreadableFile, check_path_text, read_data
 
 __all__ = [
     "DESIGN",
@@ -70,6 +73,8 @@ POSTERIOR = "posterior.parquet"
 UNCERTAINTY = {"seeds": "seeds only", "posterior+seeds": "posterior and seeds"}
 """What the runs of a batch's point vary in (the manifest's ``uncertainty``), as bands say it."""
 INCOMPLETE = ".incomplete"
+MAX_MANIFEST_BYTES = 2**30
+"""Largest manifest read: 1 GiB (10 million runs' seeds take about 200 MB)."""
 VERSIONED_PACKAGES = (
     "multivector",
     "mesa",
@@ -104,10 +109,36 @@ def versions() -> dict[str, str]:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename;
+    if the write fails (a full disk), the temporary file is removed and ``path`` unchanged."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """``mkdir -p folder``; returns the folders it made, outermost first, for
+    :func:`remove_empty` to take back if what was to go in them cannot be written."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.is_dir():
+            break
+        missing.append(candidate)
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing[::-1]
+
+
+def remove_empty(folders: Sequence[Path]) -> None:
+    """Remove the ``folders`` (innermost first) that are still empty."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 class NewFolder:
@@ -125,10 +156,14 @@ class NewFolder:
         self.path = self.parent / stem
 
     def __enter__(self) -> NewFolder:
-        self.parent.mkdir(parents=True, exist_ok=True)
+        self.made = make_folders(self.parent)
         self.path = self.parent / f".{self.stem}.{os.getpid()}.partial"
         shutil.rmtree(self.path, ignore_errors=True)  # a leftover of this pid's earlier crash
-        self.path.mkdir()
+        try:
+            self.path.mkdir()
+        except BaseException:
+            remove_empty(self.made)
+            raise
         return self
 
     def __exit__(
@@ -139,6 +174,7 @@ class NewFolder:
     ) -> None:
         if kind is not None:
             shutil.rmtree(self.path, ignore_errors=True)
+            remove_empty(self.made)
             return
         final = _rename_to_free_name(self.path, self.parent, self.stem)
         if final is None:
@@ -152,6 +188,7 @@ class BatchFolder:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._lock: int | None = None
 
     @classmethod
     def create(
@@ -164,9 +201,9 @@ class BatchFolder:
         manifest: dict,
         draws: pd.DataFrame | None = None,
     ) -> BatchFolder:
-        """Claim ``parent/<stem>.incomplete`` (``<stem>-<n>`` if taken) and write the plan
-        (and a posterior batch's ``draws``)."""
-        parent.mkdir(parents=True, exist_ok=True)
+        """Claim ``parent/<stem>.incomplete`` (``<stem>-<n>`` if taken), lock it and write the
+        plan (and a posterior batch's ``draws``); if that fails (a full disk), nothing is left."""
+        made = make_folders(parent)
         for n in range(10_000):
             name = stem if n == 0 else f"{stem}-{n}"
             if (parent / name).exists():
@@ -177,13 +214,53 @@ class BatchFolder:
                 continue
             break
         folder = cls(parent / f"{name}{INCOMPLETE}")
-        for table in tables:
-            (folder.path / table).mkdir()
-        design.rename_axis("point").reset_index().to_parquet(folder.path / DESIGN, index=False)
-        if draws is not None:
-            draws.to_parquet(folder.path / POSTERIOR, index=False)
-        folder.write_manifest(manifest)
+        try:
+            folder.lock()
+            for table in tables:
+                (folder.path / table).mkdir()
+            design.rename_axis("point").reset_index().to_parquet(folder.path / DESIGN, index=False)
+            if draws is not None:
+                draws.to_parquet(folder.path / POSTERIOR, index=False)
+            folder.write_manifest(manifest)  # last: a folder with a manifest is a batch
+        except BaseException:
+            shutil.rmtree(folder.path, ignore_errors=True)
+            remove_empty(made)
+            folder.unlock()
+            raise
         return folder
+
+    def lock(self) -> None:
+        """Hold the batch for this process: a lock on its folder (``flock``), released by
+        :meth:`unlock` or when the process ends, however it ends; refused in one line while
+        another process holds it."""
+        try:
+            descriptor = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as error:
+            raise BatchError(
+                f"{self.path}: cannot open the batch folder ({error.strerror})"
+            ) from None
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            raise BatchError(
+                f"{self.path}: another multivector process is running this batch; "
+                "wait for it to finish (or stop it, then resume)"
+            ) from None
+        self._lock = descriptor
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def remove_temporary_files(self) -> list[Path]:
+        """Remove the temporary files a killed session left (``.part-*.tmp``, a manifest's);
+        call while holding the lock, when no write can be under way. Returns them."""
+        found = [*self.path.glob("*/.part-*.tmp"), *self.path.glob(".*.tmp")]
+        for tmp in found:
+            tmp.unlink(missing_ok=True)
+        return found
 
     @property
     def manifest(self) -> dict:
@@ -205,8 +282,12 @@ class BatchFolder:
             # dictionaries for the index columns only: the float32 measurements rarely repeat,
             # and trying a dictionary on them took half of the writing time
             keys = [c for c, dtype in table.dtypes.items() if dtype != np.float32]
-            table.to_parquet(tmp, index=False, use_dictionary=keys)
-            os.replace(tmp, final)
+            try:
+                table.to_parquet(tmp, index=False, use_dictionary=keys)
+                os.replace(tmp, final)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
 
     def finish(self) -> Path:
         """Rename ``<name>.incomplete`` to ``<name>`` (or ``<name>-<n>`` if taken)."""
@@ -234,14 +315,22 @@ def _rename_to_free_name(path: Path, parent: Path, stem: str) -> Path | None:
 
 
 def read_manifest(path: str | Path) -> dict:
-    """A batch folder's ``manifest.json`` as a dict; one-line :class:`BatchError` if unreadable."""
+    """A batch folder's ``manifest.json`` as a dict; one-line :class:`BatchError` if unreadable.
+
+    The file must be a regular file of at most :data:`MAX_MANIFEST_BYTES` (a manifest lists
+    every replicate's seed: about 20 bytes a run) holding a JSON object.
+    """
     file = Path(path) / MANIFEST
+    try:
+        check_path_text(file)
+    except UnreadableFile as error:
+        raise BatchError(f"{error}") from None
     if not file.is_file():
         raise BatchError(f"{path}: not a batch folder (no {MANIFEST})")
     try:
-        manifest = json.loads(file.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BatchError(f"{file}: not a readable manifest ({error})") from None
+        manifest = read_data(file, json.loads, kind="JSON", limit=MAX_MANIFEST_BYTES, keys=None)
+    except UnreadableFile as error:
+        raise BatchError(f"{file}: not a readable manifest ({error.problem})") from None
     if not isinstance(manifest, dict):
         raise BatchError(f"{file}: not a readable manifest (a JSON object is expected)")
     return manifest

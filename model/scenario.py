@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from model.files import MAX_DEPTH, UnreadableFile, check_path_text, check_shape, read_text
 from model.parameters import (
     EVENT_KINDS,
     PARAMETERS,
@@ -56,8 +57,12 @@ __all__ = [
     "month_label",
 ]
 
-_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+MAX_NAME = 100
+_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.-]{{0,{MAX_NAME - 1}}}")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+MAX_EXTENDS = 32
+"""Longest chain of ``extends``."""
 
 
 class ScenarioError(ValueError):
@@ -78,7 +83,7 @@ class ScenarioError(ValueError):
     def __init__(self, file: str, key: str, value: Any, allowed: str):
         self.file, self.key, self.value, self.allowed = file, key, value, allowed
         shown = "(missing)" if value is _MISSING else _short(value)
-        super().__init__(f"{file}: {key} = {shown}: {allowed}")
+        super().__init__(f"{_one_line(file)}: {_one_line(key)} = {shown}: {allowed}")
 
 
 class _Missing:
@@ -87,6 +92,12 @@ class _Missing:
 
 
 _MISSING: Any = _Missing()
+
+
+def _one_line(text: Any) -> str:
+    """``text`` with control characters escaped (a key or path may hold a newline)."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _short(value: Any) -> str:
@@ -146,37 +157,61 @@ def _flatten(node: Mapping[str, Any], file: str, prefix: tuple[str, ...] = ()):
             yield path, Leaf(value["value"], source, file)
         elif isinstance(value, dict) and value:
             yield from _flatten(value, file, path)
+        elif isinstance(value, dict):  # an empty table sets nothing: tables merge key by key
+            continue
         else:
             yield path, Leaf(value, f"set in {file}", file)
 
 
 def _read_toml(path: Path, shown: str, referrer: str) -> dict[str, Any]:
+    """A scenario file's TOML, read through :func:`model.files.read_text` (a regular file of
+    bounded size) and of bounded depth and key count; every problem is one ScenarioError."""
+    key = "extends" if referrer != shown else "file"
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ScenarioError(
-            referrer, "extends" if referrer != shown else "file", shown, "no such scenario file"
-        ) from None
-    except IsADirectoryError:
-        raise ScenarioError(referrer, "file", shown, "a scenario file, not a directory") from None
+        data = tomllib.loads(read_text(path))
+        check_shape(data, shown)
+    except UnreadableFile as error:
+        if error.problem == "no such file":
+            raise ScenarioError(referrer, key, shown, "no such scenario file") from None
+        if error.problem.startswith("a directory"):
+            raise ScenarioError(referrer, key, shown, "a scenario file, not a directory") from None
+        if error.problem.startswith("not UTF-8"):
+            raise ScenarioError(shown, "(syntax)", error.problem, "UTF-8 TOML text") from None
+        if error.problem.startswith(("nested", "more than")):
+            raise ScenarioError(shown, "(syntax)", error.problem, "a scenario's size") from None
+        raise ScenarioError(referrer, key, shown, f"a scenario file ({error.problem})") from None
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(shown, "(syntax)", str(error), "valid TOML") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(shown, "(syntax)", "binary data", "UTF-8 TOML text") from None
+    except RecursionError:
+        problem = f"nested deeper than {MAX_DEPTH} levels"
+        raise ScenarioError(shown, "(syntax)", problem, "valid TOML") from None
+    return data
 
 
 def _resolve_files(path: Path, shown: str, stack: tuple[Path, ...], referrer: str):
     """Yield ``(shown_name, data)`` from the root ancestor down to ``path``."""
-    real = path.resolve()
+    try:
+        check_path_text(path)
+        real = path.resolve()
+    except (UnreadableFile, OSError, RuntimeError) as error:  # RuntimeError: a symlink loop
+        problem = error.problem if isinstance(error, UnreadableFile) else "a loop of symbolic links"
+        key = "extends" if referrer != shown else "file"
+        raise ScenarioError(referrer, key, shown, f"a scenario file ({problem})") from None
     if real in stack:
         chain = " -> ".join(p.name for p in (*stack, real))
         raise ScenarioError(shown, "extends", path.name, f"no cycle (found {chain})")
+    if len(stack) >= MAX_EXTENDS:
+        raise ScenarioError(shown, "extends", path.name, f"at most {MAX_EXTENDS} files in a chain")
     data = _read_toml(path, shown, referrer)
     parent = data.pop("extends", None)
     if parent is not None:
         if not isinstance(parent, str) or not parent:
-            raise ScenarioError(shown, "extends", parent, "a relative path to a scenario file")
+            raise ScenarioError(
+                shown,
+                "extends",
+                parent,
+                "a path to a scenario file (absolute, or relative to this file)",
+            )
         absolute = Path(parent).is_absolute()
         parent_path = Path(parent) if absolute else path.parent / parent
         parent_shown = parent if absolute else str(Path(shown).parent / parent)
@@ -518,6 +553,19 @@ class _Reader:
             for n in range(len(p)):
                 self._below.setdefault(p[:n], {}).setdefault(p[n], None)
 
+    def set_later(self, path: tuple[str, ...], other: tuple[str, ...]) -> bool:
+        """Whether the first key at or below ``path`` was set after every key at or below
+        ``other`` (later files' keys come later in the leaf map)."""
+        order = {p: n for n, p in enumerate(self.flat)}
+
+        def first(prefix):
+            return min((n for p, n in order.items() if p[: len(prefix)] == prefix), default=-1)
+
+        def last(prefix):
+            return max((n for p, n in order.items() if p[: len(prefix)] == prefix), default=-1)
+
+        return first(path) > last(other)
+
     def file_of(self, path: tuple[str, ...]) -> str:
         if path in self.flat:
             return self.flat[path].file
@@ -689,7 +737,7 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
     def section_ids(section: str) -> list[str]:
         found = r.children((section,))
         for i in found:
-            if not _ID.match(i):
+            if not _ID.fullmatch(i):
                 raise r.error(
                     (section, i), i, "an id of letters, digits and '_' starting with a letter"
                 )
@@ -702,13 +750,17 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
     state_ids = section_ids("states")
     if len(power_ids) < 2:
         raise r.error(("powers",), len(power_ids), "at least two powers")
-    if not state_ids:
-        raise r.error(("states",), _MISSING, "at least one state")
+    if len(state_ids) < 2:
+        raise r.error(
+            ("states",), len(state_ids), "at least two states (regional ties join two states)"
+        )
     clash = set(power_ids) & set(state_ids)
     if clash:
-        raise r.error(
-            ("powers", sorted(clash)[0]), sorted(clash)[0], "an id not also used for a state"
-        )
+        first = sorted(clash)[0]
+        # blame the actor added last: a child's states.RUS beside its parent's powers.RUS
+        if r.set_later(("states", first), ("powers", first)):
+            raise r.error(("states", first), first, "an id not also used for a power")
+        raise r.error(("powers", first), first, "an id not also used for a state")
     ids = {
         "dimensions": dim_ids,
         "powers": power_ids,
@@ -731,11 +783,22 @@ def _build(flat: dict[tuple[str, ...], Leaf], root_file: str) -> Scenario:
             values[".".join(path)] = value
 
     name = values["scenario.name"]
-    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
-        raise r.error(("scenario", "name"), name, "letters, digits, '-', '_' or '.'")
+    if not _NAME.fullmatch(name):
+        raise r.error(
+            ("scenario", "name"),
+            name,
+            f"letters, digits, '-', '_' or '.', at most {MAX_NAME} (a folder's name)",
+        )
     start = values["scenario.start"] = r.month(("scenario", "start"))
     end = values["scenario.end"] = r.month(("scenario", "end"))
     if end <= start:
+        # blame the month set last: a child's start after its parent's end is the child's
+        if r.set_later(("scenario", "start"), ("scenario", "end")):
+            raise r.error(
+                ("scenario", "start"),
+                month_label(start),
+                f"a month before the end {month_label(end)}",
+            )
         raise r.error(
             ("scenario", "end"), month_label(end), f"a month after the start {month_label(start)}"
         )

@@ -450,8 +450,16 @@ balancing_propensity = 1.5
 adjustment_rate = 0.05
 needs = { economic = 1.0 }
 
+[states.UZB]  # a second state: regional ties need two
+balancing_propensity = 1.5
+adjustment_rate = 0.05
+needs = { economic = 1.0 }
+
 [ties.KAZ]
 RUS = { economic = 0.7 }
+
+[ties.UZB]
+CHN = { economic = 0.7 }
 
 [regional]
 initial = 0.35

@@ -42,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from experiments.expressions import ExpressionError
     from experiments.sensitivity import SensitivityError
     from experiments.store import BatchError
+    from model.files import UnreadableFile, describe_os_error
     from model.scenario import ScenarioError
 
     command = ["multivector", *(sys.argv[1:] if argv is None else argv)]
@@ -53,8 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         BatchError,
         SensitivityError,
         ExpressionError,
+        UnreadableFile,
     ) as error:
         print(f"multivector: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the file system's refusal: a full disk, a path too long
+        print(f"multivector: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
     except BatchInterrupted as stop:
         print(f"multivector: {stop}", file=sys.stderr)

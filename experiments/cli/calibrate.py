@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from experiments.cli.options import add_workers, month, positive_int
+from experiments.cli.options import add_workers, check_toml_file, month, positive_int
 
 __all__ = ["register"]
 
@@ -66,6 +66,8 @@ def calibrate_command(args, command: list[str]) -> int:
     spec = calibration_spec(scenario)
     if args.maxiter is not None:
         spec = replace(spec, maxiter=args.maxiter)
+    if args.patterns is not None:
+        check_toml_file(args.patterns, "--patterns")
     patterns, path = patterns_for(scenario, args.patterns)
     source = Path(scenario.file)
     output = (

@@ -10,11 +10,13 @@ from experiments.cli.options import (
     add_overrides,
     add_workers,
     check_out,
+    load_checked,
     positive_int,
+    runs,
     seed,
 )
 from model.parameters import PARAMETERS, lookup
-from model.scenario import load_scenario, parse_override
+from model.scenario import parse_override
 
 __all__ = ["FIGURE_RUNS", "parameter_table_text", "register", "show_text"]
 
@@ -34,7 +36,7 @@ def register(subparsers) -> None:
     run.add_argument("scenario", nargs="?", help="scenario TOML file, e.g. scenarios/baseline.toml")
     run.add_argument(
         "--runs",
-        type=positive_int,
+        type=runs,
         help="replicates per point (default: the scenario's run.runs, 100 in the baseline)",
     )
     run.add_argument("--seed", type=seed, help="batch seed (default: the scenario's run.seed)")
@@ -151,7 +153,7 @@ def _run(args, command):
     if args.scenario is None:
         raise UsageError("give a scenario file, or --resume DIR")
     overrides = dict(parse_override(text) for text in args.overrides)
-    scenario = load_scenario(args.scenario, overrides)
+    scenario = load_checked(args.scenario, overrides)
     sweep = sweep_of(
         scenario,
         [parse_sweep_option(text) for text in args.sweeps],
@@ -174,7 +176,7 @@ def _run(args, command):
         workers=args.workers,
         chunk_size=args.chunk_size,
         scheduler=args.scheduler,
-        out=check_out(args.out or "results"),
+        out=check_out("results" if args.out is None else args.out),
         overrides=overrides,
         command=command,
         progress=not args.quiet,
@@ -250,7 +252,7 @@ def show_command(args, command: list[str]) -> int:
         raise UsageError("give a scenario file, or --parameters")
     else:
         overrides = dict(parse_override(text) for text in args.overrides)
-        text = show_text(load_scenario(args.scenario, overrides))
+        text = show_text(load_checked(args.scenario, overrides))
     try:
         print(text, flush=True)
     except BrokenPipeError:  # e.g. `multivector show ... | head`

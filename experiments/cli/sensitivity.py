@@ -7,7 +7,7 @@ import shlex
 import sys
 import time
 
-from experiments.cli.options import add_out, add_workers, check_out, positive_int, seed
+from experiments.cli.options import add_out, add_workers, check_out, positive_int, runs, seed
 
 __all__ = ["register"]
 
@@ -51,7 +51,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--runs",
-        type=positive_int,
+        type=runs,
         default=DEFAULT_RUNS,
         help=f"replicate seeds per design point (default {DEFAULT_RUNS})",
     )

@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from experiments.cli.options import add_out, add_workers, check_out, positive_int, seed
+from experiments.cli.options import (
+    add_out,
+    add_workers,
+    check_out,
+    check_toml_file,
+    load_checked,
+    positive_int,
+    runs,
+    seed,
+)
 
 __all__ = ["register"]
 
@@ -27,7 +36,7 @@ def register(subparsers) -> None:
         metavar="SCENARIO",
         help="scenario files (default: scenarios/baseline.toml)",
     )
-    parser.add_argument("--runs", type=positive_int, default=100, help="seeds (default 100)")
+    parser.add_argument("--runs", type=runs, default=100, help="seeds (default 100)")
     parser.add_argument("--seed", type=seed, help="batch seed (default: the scenario's)")
     parser.add_argument(
         "--patterns", help="pattern registry (default: patterns.toml beside the scenario)"
@@ -75,11 +84,12 @@ def validate_command(args, command: list[str]) -> int:
     from experiments.calibration import patterns_for, validate
     from experiments.patterns import headline, pattern_table
     from experiments.store import NewFolder, stamp, versions
-    from model.scenario import load_scenario
 
     out = check_out(args.out)
     paths = args.scenarios or ["scenarios/baseline.toml"]
-    scenarios = [load_scenario(path) for path in paths]  # all errors before any run
+    scenarios = [load_checked(path) for path in paths]  # all errors before any run
+    if args.patterns is not None:
+        check_toml_file(args.patterns, "--patterns")
     registries = [patterns_for(s, args.patterns) for s in scenarios]
     observed = None
     if args.observed or args.data:
