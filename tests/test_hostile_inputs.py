@@ -205,6 +205,32 @@ def test_a_resume_while_another_holds_the_batch_is_refused_then_finishes_once(fi
     assert load(done)["run"].tolist() == load(finished)["run"].tolist()
 
 
+def test_two_resumes_started_at_once_finish_the_batch_once(finished, tmp_path):
+    """Two processes resume one killed batch at the same moment: one finishes it, the other
+    is refused in one line (the folder is locked, or already finished and renamed), and the
+    batch ends with the uninterrupted batch's runs and no temporary file."""
+    import subprocess
+    import sys
+
+    folder = interrupted_copy(finished, tmp_path)
+    (folder / "metrics" / ".part-000002.parquet.99999.tmp").write_bytes(b"half a part")
+    argv = [sys.executable, "-m", "experiments.cli", "run", "--resume", str(folder), "--quiet"]
+    both = [
+        subprocess.Popen([*argv, "--no-figures"], stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in both]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, err in results if code == 2)
+    assert refused.count("\n") == 1 and "Traceback" not in refused, refused
+    assert "another multivector process" in refused or str(folder) in refused, refused
+    (done,) = [p for p in tmp_path.iterdir() if p.name.startswith(finished.name)]
+    assert not done.name.endswith(".incomplete")
+    assert not list(done.rglob("*.tmp"))
+    assert load(done)["run"].tolist() == load(finished)["run"].tolist()
+
+
 @pytest.mark.parametrize(
     "damage",
     [
