@@ -1067,11 +1067,54 @@ def discover(
 # the HTML report
 
 
-def _image(path: Path) -> str:
+BANDED = ("trajectories", "regional", "distribution")
+"""The figure kinds with bands over runs; the others show medians."""
+
+
+def figure_caption(batch: Batch, stem: str) -> str:
+    """What a figure of the batch shows and what its band is, from its file name's kind."""
+    kind = stem.split("-")[0]
+    what = FIGURE_KINDS.get(kind, stem)
+    runs = batch.manifest["batch"]["total_runs"]
+    if batch.swept:
+        varies = f"pooled over {batch.manifest['batch']['points']} sweep points and their seeds"
+    else:
+        varies = batch.band_note or "seeds only"
+    if kind in BANDED:
+        band = f"Bands over the {runs} runs ({varies})."
+    elif kind == "sweep":
+        band = f"Each dot is a run; no band ({runs} runs)."
+    else:
+        band = f"Medians over the {runs} runs ({varies}); no band."
+    return f"{what[0].upper()}{what[1:]}. {band} File: {stem}."
+
+
+def _figure_order(batch: Batch, path: Path) -> tuple[int, str]:
+    """The report's order: the headline (dependence over time) first, then by kind."""
+    kinds = list(FIGURE_KINDS)
+    kind = path.stem.split("-")[0]
+    rank = kinds.index(kind) if kind in kinds else len(kinds)
+    return (0 if path.stem == "trajectories-dependence" else 1 + rank, path.stem)
+
+
+def _image(batch: Batch, path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"/>' + (
-        f"<figcaption>{html.escape(path.stem)}</figcaption></figure>"
+    caption = html.escape(figure_caption(batch, path.stem))
+    return (
+        f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}"/>'
+        f"<figcaption>{caption}</figcaption></figure>"
     )
+
+
+def _per_point(batch: Batch, final: pd.DataFrame) -> pd.DataFrame:
+    """A sweep's final-month dependence per point: its values and each state's median."""
+    names = batch.state_names | batch.power_names
+    medians = final.pivot_table(
+        index="point", columns="state", values="dependence", aggfunc="median", observed=True
+    ).rename(columns=lambda s: batch.state_names.get(s, s))
+    values = final.drop_duplicates("point").set_index("point")[batch.swept]
+    values = values.rename(columns=lambda k: parameter_label(k, names))
+    return values.join(medians).reset_index()
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -1104,7 +1147,12 @@ def write_report(path: str | Path) -> Path:
     )
     events = pd.DataFrame(m["events"])
     validation = _latest_validation(batch)
-    figures = sorted((batch.path / "figures").glob("*.png"))
+    figures = sorted((batch.path / "figures").glob("*.png"), key=lambda f: _figure_order(batch, f))
+    pooled = (
+        f" (pooled over the {m['batch']['points']} sweep points; per point below)"
+        if batch.swept
+        else ""
+    )
     session = m["sessions"][-1] if m.get("sessions") else {}
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -1133,13 +1181,20 @@ def write_report(path: str | Path) -> Path:
         parts.append(_uncertainty_paragraph(batch))
     if m.get("overrides"):
         parts.append(f"<p>Overrides: <code>{html.escape(json.dumps(m['overrides']))}</code></p>")
+    if figures:  # the headline figure first, before the tables
+        parts += [_image(batch, figures[0])]
     parts += [
         f"<h2>Final month ({str(final['date'].max())[:7]})</h2>",
-        "<h3>Dependence: quantiles over runs</h3>",
+        f"<h3>Dependence: quantiles over runs{pooled}</h3>",
         _table(quant),
-        "<h3>Medians over runs</h3>",
+        f"<h3>Medians over runs{pooled}</h3>",
         _table(summary),
     ]
+    if batch.swept:
+        parts += [
+            "<h3>Dependence per sweep point: median over its replicates</h3>",
+            _table(_per_point(batch, final)),
+        ]
     if validation is not None:
         table, where = validation
         held = int(table["holds"].sum())
@@ -1153,7 +1208,14 @@ def write_report(path: str | Path) -> Path:
             ),
         ]
     parts.append("<h2>Figures</h2>")
-    parts += [_image(f) for f in figures] or ["<p>No figures (a metrics store).</p>"]
+    parts += [_image(batch, f) for f in figures[1:]]
+    if not figures:
+        parts.append(
+            "<p>No figures: a metrics store keeps each run's final month only. The final "
+            "month's distribution: <code>multivector plot DIR --kind distribution</code>.</p>"
+            if batch.store == "metrics"
+            else "<p>No figures yet: <code>multivector plot DIR</code> draws them.</p>"
+        )
     parts += [
         "<h2>Parameters</h2><details><summary>every resolved value and its source "
         f"({len(params)})</summary>",
