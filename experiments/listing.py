@@ -36,8 +36,10 @@ def batches(folder: str | Path = "results") -> pd.DataFrame:
     if not root.is_dir():
         raise BatchError(f"{folder}: no such folder")
     rows = [_row(root, path) for path in _manifests(root)]
-    frame = pd.DataFrame([r for r in rows if r is not None], columns=list(COLUMNS))
-    return frame.sort_values(["created", "name"], ignore_index=True)
+    frame = pd.DataFrame([r for r in rows if r is not None], columns=[*COLUMNS, "started"])
+    # by the full start time: batches started in the same second keep their order
+    frame = frame.sort_values(["started", "name"], ignore_index=True)
+    return frame[list(COLUMNS)]
 
 
 def _manifests(root: Path):
@@ -72,6 +74,7 @@ def _row(root: Path, path: Path) -> dict | None:
         "store": plan.get("store"),
         "status": status,
         "created": str(sessions[0].get("started", ""))[:19].replace("T", " "),
+        "started": str(sessions[0].get("started", "")),
         "size": sum(f.stat().st_size for f in path.rglob("*") if f.is_file()),
     }
 

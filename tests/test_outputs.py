@@ -47,7 +47,8 @@ def test_batches_get_distinct_names_and_list_shows_them(three, capsys):
     for path in paths:
         assert path.name in text
     table = listed(out)
-    assert list(table["seed"]) == [1, 2, 1] and set(table["status"]) == {"complete"}
+    assert list(table["seed"]) == [1, 2, 1]  # oldest first
+    assert set(table["status"]) == {"complete"}
     assert (table["size"] > 0).all() and (table["runs"] == 5).all()
 
 
