@@ -45,7 +45,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MultipleLocator
 
 from experiments.batch import compile_in_background, replicate_seeds
-from experiments.figures import OKABE_ITO, STYLE
+from experiments.figures import OKABE_ITO, STYLE, draw_simplex_frame, simplex_xy
 from experiments.tables import measure_batch
 from model.ensemble import compiled_already, simulate_ensemble
 from model.model import MultivectorModel
@@ -589,17 +589,6 @@ def shares_figure(run: Trajectory) -> Figure:
     return fig
 
 
-def simplex_xy(poles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project three pole shares onto a triangle (pole 0 bottom left, 1 bottom right, 2 top).
-
-    The shares are renormalised to sum to 1 (other partners are left out); returns x and y.
-    """
-    p = np.asarray(poles, dtype=float)
-    total = p.sum(axis=-1, keepdims=True)
-    p = np.divide(p, total, out=np.full_like(p, 1 / 3), where=total > 0)
-    return p[..., 1] + 0.5 * p[..., 2], p[..., 2] * math.sqrt(3) / 2
-
-
 def simplex_figure(run: Trajectory, ensemble: Ensemble | None = None) -> Figure:
     """The states' paths in the alignment simplex of the scenario's three poles."""
     scenario = run.scenario
@@ -614,32 +603,15 @@ def simplex_figure(run: Trajectory, ensemble: Ensemble | None = None) -> Figure:
                 0.5, 0.5, f"The simplex needs 3 alignment poles; this scenario has {len(names)}."
             )
             return fig
-        h = math.sqrt(3) / 2
-        ax.plot([0, 1, 0.5, 0], [0, 0, h, 0], color="#333333", linewidth=1)
-        for level in (0.2, 0.4, 0.6, 0.8):  # grid lines: each pole's share = level
-            for a, b in ((0, 1), (1, 2), (2, 0)):
-                ends = np.zeros((2, 3))
-                ends[:, a] = level
-                ends[0, b], ends[1, 3 - a - b] = 1 - level, 1 - level
-                x, y = simplex_xy(ends)
-                ax.plot(x, y, color="#dddddd", linewidth=0.6, zorder=0)
         members = dict(scenario.alignment.poles)
-        for (x, y), name, align in zip(
-            ((0, 0), (1, 0), (0.5, h)),
-            names,
-            (("right", "top"), ("left", "top"), ("center", "bottom")),
-            strict=True,
-        ):
-            label = name if len(members[name]) == 1 else f"{name} ({'+'.join(members[name])})"
-            ax.text(
-                x,
-                y + (0.03 if align[1] == "bottom" else -0.03),
-                label,
-                ha=align[0],
-                va=align[1],
-                fontsize=11,
-                fontweight="bold",
-            )
+        draw_simplex_frame(
+            ax,
+            [
+                name if len(members[name]) == 1 else f"{name} ({'+'.join(members[name])})"
+                for name in names
+            ],
+            fontsize=11,
+        )
         yearly = np.unique(np.r_[np.arange(0, run.month + 1, 12), run.month])  # smoother paths
         outline = [patheffects.withStroke(linewidth=2.5, foreground="white")]
         for i, state in enumerate(scenario.states):
@@ -667,8 +639,7 @@ def simplex_figure(run: Trajectory, ensemble: Ensemble | None = None) -> Figure:
         if ensemble is not None:
             note += f"\ndots: the {ensemble.runs} runs' positions in {scenario.dates[-1]}"
         ax.text(0.5, -0.09, note, ha="center", va="top", fontsize=9, color="#555555")
-        ax.set_xlim(-0.1, 1.1)
-        ax.set_ylim(-0.2, h + 0.08)
+        ax.set_ylim(-0.2, None)
         fig.suptitle(
             f"Alignment: {' / '.join(names)}\n(the poles' shares, renormalised to sum to 1)",
             fontsize=11,

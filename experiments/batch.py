@@ -16,8 +16,9 @@ parameters and their seeds, so its bands show posterior and seed uncertainty tog
 The runs are cut into contiguous chunks. Each chunk is simulated (ensemble engine by default,
 or the Mesa model) and measured where it runs, and written by this process atomically (a
 temporary file, then a rename) as one Parquet part per table. A batch folder is first named
-``<stamp>-<hash>.incomplete``; ``multivector run --resume`` finishes an interrupted one (no run
-lost or repeated), and it is renamed to ``<stamp>-<hash>`` when complete. :func:`load` reads it
+``<name>.incomplete`` (:func:`batch_name`: ``<scenario>-<stamp>-<plan hash>``); ``multivector
+run --resume`` finishes an interrupted one (no run lost or repeated), and it is renamed to
+``<name>`` when complete. :func:`load` reads it
 back as one table (:mod:`experiments.store` holds the folder's format).
 
 Stores: ``metrics`` keeps each run's metrics in the final month; ``annual`` keeps the metrics,
@@ -27,7 +28,9 @@ dimension and share tables every twelfth month from the start and in the final m
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
 import multiprocessing
 import os
@@ -58,6 +61,7 @@ from experiments.posterior import (
     draw_particles,
     file_sha256,
 )
+from experiments.provenance import code_state
 from experiments.store import (
     DESIGN,
     INCOMPLETE,
@@ -680,6 +684,7 @@ def _manifest(plan: Plan, overrides: dict, command: Sequence[str]) -> dict:
             for e in scenario.events
         ],
         "versions": versions(),
+        "code": code_state(),
         "command": list(command),
         "sessions": [],
     }
@@ -702,6 +707,28 @@ class BatchResult:
         return self.runs / seconds if seconds > 0 else float("inf")
 
 
+def batch_name(plan: Plan, overrides: dict) -> str:
+    """A new batch's folder name, ``<scenario>-<stamp>-<plan>``.
+
+    ``<plan>`` is 8 hex digits of a hash of the whole plan: the resolved scenario (its hash, so
+    overrides included), the seed, the runs, the sweep or the posterior file, the store, the
+    engine and the overrides as given. Two seeds, a sweep, another store or a null model give
+    different names; the same plan run twice differs only in its stamp.
+    """
+    fields = {
+        "scenario": plan.scenario.hash,
+        "seed": plan.batch_seed,
+        "runs": plan.runs,
+        "sweep": plan.sweep,
+        "posterior": plan.posterior.get("sha256"),
+        "store": plan.store,
+        "engine": plan.engine,
+        "overrides": overrides,
+    }
+    text = json.dumps(fields, sort_keys=True, default=str)
+    return f"{plan.scenario.name}-{stamp()}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
 def run_batch(
     scenario: Scenario,
     *,
@@ -720,7 +747,7 @@ def run_batch(
     progress: bool = True,
     posterior: Posterior | None = None,
 ) -> BatchResult:
-    """Plan, run and store a batch under ``out/<scenario>/<stamp>-<hash>/``.
+    """Plan, run and store a batch under ``out/<scenario>/<name>/`` (:func:`batch_name`).
 
     See the module docstring for the folder's layout and :func:`execute` for executors (default:
     ``threads`` for the ensemble engine, ``processes`` for the Mesa engine). Nothing is drawn
@@ -762,7 +789,7 @@ def run_batch(
     with dask_client(executor, scheduler, workers) as client:  # before the folder exists
         folder = BatchFolder.create(
             Path(out) / plan.scenario.name,
-            f"{stamp()}-{plan.scenario.hash[:8]}",
+            batch_name(plan, overrides or {}),
             tables=TABLES_OF_STORE[plan.store],
             design=plan.design,
             manifest=_manifest(plan, overrides or {}, command),

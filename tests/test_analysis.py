@@ -57,11 +57,13 @@ def _texts(fig):
 def test_trajectory_figure_has_states_dates_units_and_bands(batches):
     batch = Batch(batches["plain"])
     fig = trajectory_figure(batch, "dependence")
-    texts = _texts(fig)
+    texts = [*_texts(fig), fig._supylabel.get_text()]
     assert {"Kazakhstan", "Kyrgyzstan", "Tajikistan", "Turkmenistan", "Uzbekistan"} <= set(texts)
     assert any("Largest partner share" in t and "0-1" in t for t in texts)
     assert any(re.fullmatch(r"(19|20)\d\d", t) for t in texts)  # dates on the axis
-    assert "(6 runs)" in texts[-1]
+    assert "(6 runs)" in fig._suptitle.get_text()
+    # the dependence figure names the largest partner in the final month
+    assert any(t.get_text().startswith("largest in 2021: ") for t in fig.axes[0].texts)
     first = fig.axes[0]
     assert len(first.collections) == 2 and len(first.lines) == 1  # 90% band, 50% band, median
     overlay = trajectory_figure(batch, "hhi", ["KAZ", "UZB"], overlay=True)
@@ -90,14 +92,14 @@ def test_plot_writes_every_supported_figure(batches):
     names = sorted(p.name for p in written)
     assert names == sorted(
         f"{n}.{e}"
-        for n in ("trajectories-dependence", "shares-overall", "simplex", "regional")
+        for n in ("trajectories-dependence", "dimensions", "shares-overall", "simplex", "regional")
         for e in ("png", "svg")
     )
     assert all(p.stat().st_size > 10_000 for p in written)
     simplex = simplex_figure(Batch(batches["plain"]))
-    ax = simplex.axes[0]
-    assert ax.name == "ternary"
-    assert ax.get_tlabel() == "Russia share" and "West" in ax.get_rlabel()
+    corners = [t.get_text() for t in simplex.axes[0].texts[:3]]
+    # the one orientation of experiments.figures, as in the dashboard: West at the top
+    assert corners == ["Russia", "China", "West (USA+EU)"]
 
 
 def test_sweep_figures_split_by_a_swept_parameter(batches):
@@ -107,9 +109,10 @@ def test_sweep_figures_split_by_a_swept_parameter(batches):
     labels = by.legends[0].get_texts()
     assert [t.get_text() for t in labels] == ["0.5", "1.5", "3"]
     one = sweep_figure(batch, "dependence", ["KAZ"], params=[KAZ])
-    assert one.axes[0].get_xlabel() == KAZ
+    # human labels from the parameter table, not key paths
+    assert one.axes[0].get_xlabel() == "Balancing propensity of Kazakhstan (utility units)"
     two = sweep_figure(batch, "dependence", ["KAZ", "UZB"])
-    assert two.axes[0].get_ylabel() == "powers.CHN.interest"
+    assert two.axes[0].get_ylabel() == "Interest of China (multiplier)"
     assert len(plot(batches["sweep"], kinds=["sweep"], by=KAZ)) == 2
 
 
@@ -120,6 +123,7 @@ def test_a_batch_compared_with_itself_differs_by_zero(batches, tmp_path):
     assert (folder / "compare-dependence.png").exists()
     assert folder.parent == tmp_path / "compare"
     _, versus = compare(batches["plain"], batches["null"], out=tmp_path)
+    versus = versus[versus["date"] == versus["date"].max()]
     # without balancing every state ends more dependent, beyond the bootstrap band
     assert np.all(versus["difference"] > 0) and np.all(versus["low_90"] > 0)
 
@@ -155,6 +159,9 @@ def test_the_report_is_self_contained(batches):
         (["plot", "/no/such/batch"], "no such batch folder"),
         (["plot", "{plain}", "--by", KAZ], "--by"),
         (["plot", "{metrics}", "--kind", "trajectories"], "final month only"),
+        (["plot", "{metrics}"], "--kind distribution"),
+        (["plot", "{plain}", "--events", "no_such_event"], "--events no_such_event"),
+        (["compare", "{plain}"], "two batches or more"),
         (["compare", "{plain}", "{metrics}"], "final month only"),
         (["discover", "{plain}", "--outcome", "dependence_KAZ > 0.5"], "no swept parameters"),
         (["discover", "{sweep}", "--outcome", "happiness_KAZ > 1"], "--outcome"),

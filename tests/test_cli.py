@@ -45,7 +45,7 @@ def test_batch_folder_has_manifest_tables_and_figures(batch):
     manifest = json.loads((batch / "manifest.json").read_text())
     assert manifest["batch"]["runs"] == 4
     assert manifest["parameters"]["states.KAZ.balancing_propensity"]["value"] == 2.0
-    assert batch.name.endswith(manifest["scenario"]["hash"][:8])
+    assert batch.name.startswith(f"{manifest['scenario']['name']}-")  # <scenario>-<stamp>-<plan>
     assert len(manifest["batch"]["seeds"]) == 4
     for name in ("trajectories-dependence", "shares-overall", "simplex", "regional"):
         for ext in ("png", "svg"):

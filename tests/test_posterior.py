@@ -433,7 +433,7 @@ def test_bands_say_posterior_and_seeds(reference, tmp_path):
     )
     assert "90% of runs (posterior and seeds)" in _legend_texts(regional_figure(batch))
     overlay = trajectory_figure(batch, "hhi", ["KAZ", "UZB"], overlay=True)
-    assert overlay.axes[0].get_legend().get_title().get_text() == (
+    assert overlay.legends[0].get_title().get_text() == (
         "median and 50% of runs (posterior and seeds)"
     )
     report = write_report(path).read_text()

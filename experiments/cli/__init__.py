@@ -12,12 +12,21 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from experiments.cli import analyse, app, calibrate, run, sensitivity, validate
+from experiments.cli import (
+    analyse,
+    app,
+    calibrate,
+    export,
+    listing,
+    run,
+    sensitivity,
+    validate,
+)
 from experiments.cli.options import Parser, UsageError
 
 __all__ = ["COMMANDS", "main", "parser"]
 
-COMMANDS = (run, validate, calibrate, analyse, sensitivity, app)
+COMMANDS = (run, listing, validate, calibrate, analyse, export, sensitivity, app)
 """The command modules, in the order their commands are listed in ``--help``."""
 
 
