@@ -332,7 +332,7 @@ def test_with_overrides_applies_and_records_the_value():
     assert leaf.value == 2.5 and leaf.source == "override (--set)"
     assert scenario.hash != BASELINE.hash
     original = BASELINE.parameters["states.KAZ.balancing_propensity"]
-    assert original.value != 2.5 and original.source.startswith("fitted")  # untouched
+    assert original.value == 1.6 and original.source.startswith("article")  # untouched
 
 
 @pytest.mark.parametrize(
