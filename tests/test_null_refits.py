@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from experiments.calibration import calibration_spec
 from model.scenario import load_scenario
+from tests.conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("null_refits", ROOT / "tools" / "null_refits.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-nulls = _load()
+nulls = load_tool("null_refits")
 
 
 @pytest.mark.parametrize("name", nulls.NULLS)

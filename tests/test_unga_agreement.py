@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -13,21 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import load_tool
+
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "tools" / "unga_agreement.py"
 CSV_PATH = ROOT / "data" / "observed" / "political-unga.csv"
 SHARED_VOTES = ROOT.parent / "shared" / "data" / "unga-votes"
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("unga_agreement", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ua = _load()
+ua = load_tool("unga_agreement")
 
 YES, ABSTAIN, NO = 1, 2, 3
 

@@ -45,7 +45,7 @@ from experiments.calibration import (
 )
 from experiments.cli.calibrate import PREDICTIVE_DRAWS, PREDICTIVE_RUNS
 from experiments.design import SweepParameter
-from experiments.observed import comparable, load_observed
+from experiments.observed import FORECASTS, load_observed, summarise
 from experiments.store import NewFolder, stamp
 from experiments.tables import markdown
 from model.scenario import load_scenario
@@ -101,17 +101,13 @@ def predictive_score(scenario, posterior, patterns, seed, workers, observed) -> 
     )
     scored = table[table["role"] == "scored"]
     sanity = table[table["role"] == "sanity"]
-    common = comparable(result.shares)
-    validation = common[common["window"] == "validation"]
+    validation = summarise(result).loc["validation"]
     return {
         "scored_held": int((scored["draws_holding"] >= 0.5).sum()),
         "scored": len(scored),
         "sanity_held": int((sanity["draws_holding"] >= 0.5).sum()),
         "sanity": len(sanity),
-        "validation_mae": float(validation["error_model"].mean()),
-        "persistence_mae": float(validation["error_persistence"].mean()),
-        "trend_mae": float(validation["error_trend"].mean()),
-        "equal_mae": float(validation["error_equal"].mean()),
+        **{f"{name}_mae": float(validation[f"mae_{name}"]) for name in FORECASTS},
     }
 
 

@@ -129,6 +129,10 @@ def main(argv=None) -> int:
     for n, (_, truth) in enumerate(truths.iterrows()):
         data_seed = 10_000 + n
         variant = variant_with(scenario, list(truth.index), truth.to_numpy())
+        if variant is None:  # an event pushes a value out of its range: no data to recover
+            raise SystemExit(
+                f"recovery: truth {n} ({truth.to_dict()}) is rejected by {args.scenario}"
+            )
         seeds = replicate_seeds(data_seed, args.truth_runs)
         synthetic, kept = synthetic_data(variant, patterns, targets, seeds, args.workers)
         fit = calibrate_posterior(
