@@ -77,6 +77,7 @@ class StateAgent(mesa.Agent):
             p.floor,
             p.need,
             p.balancing_propensity,
+            p.leverage,
             p.adjustment_rate,
             p.temperature,
             p.lockin_bonus,

@@ -199,6 +199,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         dated=True,
     ),
     _p(
+        "powers.<P>.leverage",
+        "number",
+        "weight of the power in every state's sovereignty cost beta x sum_j w_j s_j^2",
+        "multiplier",
+        0,
+        20,
+        default=1.0,
+        dated=True,
+        symbol="w",
+    ),
+    _p(
         "powers.<P>.focus.<S>",
         "number",
         "attention to a particular state",

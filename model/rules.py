@@ -140,6 +140,7 @@ def state_ties_row(
     floor,
     need,
     balancing_propensity,
+    leverage,
     adjustment_rate,
     temperature,
     lockin_bonus,
@@ -154,18 +155,20 @@ def state_ties_row(
     Utility of power ``j`` on dimension ``d`` (needs, affinities, conditionality, lock-in,
     sovereignty cost)::
 
-        u[j, d] = log O[j, d] + a[j] + b * M[j, d] - 2 * beta * s[j, d]
+        u[j, d] = log O[j, d] + a[j] + b * M[j, d] - 2 * beta * w[j] * s[j, d]
 
     where ``a[j] = affinity - regime_sensitivity x conditionality`` (precomputed), ``M`` the
-    effective institutional memberships, ``b`` the lock-in bonus and ``beta`` the balancing
-    propensity. ``-2 beta s`` is the marginal sovereignty cost of concentration: the gradient of
-    ``beta * HHI(s) = beta * sum_j s_j^2``. The target allocation is a logit (quantal response)
-    over partners on top of the lock-in floors ``f``::
+    effective institutional memberships, ``b`` the lock-in bonus, ``beta`` the balancing
+    propensity and ``w[j]`` the power's leverage. ``-2 beta w s`` is the marginal sovereignty
+    cost of concentration: the gradient of ``beta * sum_j w_j s_j^2``, an HHI that weighs each
+    power by its leverage (threat-weighted balancing; with every ``w_j = 1`` the plain HHI, bit
+    for bit). The target allocation is a logit (quantal response) over partners on top of the
+    lock-in floors ``f``::
 
         x[j, d] = f[j, d] + (1 - sum_j f[j, d]) * softmax_j(u[:, d] / temperature)
 
-    so the fixed point of repeated best responses maximises ``sum_j x_j u0_j - beta HHI(x) +
-    temperature H(x)``. The volume of ties on ``d`` saturates in the offers accepted::
+    so the fixed point of repeated best responses maximises ``sum_j x_j u0_j - beta sum_j w_j
+    x_j^2 + temperature H(x)``. The volume of ties on ``d`` saturates in the offers accepted::
 
         A[d] = sum_j x[j, d] O[j, d],   V[d] = need[d] * A / (1 + A)
 
@@ -180,6 +183,7 @@ def state_ties_row(
     attraction : (S, P, L) array
     need : (S, D, L) array, >= 0
     balancing_propensity, adjustment_rate : (S, L) arrays
+    leverage : (P, L) array, >= 0
     temperature, lockin_bonus, noise : (L,) arrays
     keys : (L,) uint64 array, each run's noise key
     counter : int64, noise counter of the step's first element (``step x noise_stride``)
@@ -211,7 +215,7 @@ def state_ties_row(
                     log_offers[i, j, d, r]
                     + attraction[i, j, r]
                     + lockin_bonus[r] * membership[i, j, d, r]
-                    - 2.0 * balancing_propensity[i, r] * shares[i, j, d, r]
+                    - 2.0 * balancing_propensity[i, r] * leverage[j, r] * shares[i, j, d, r]
                 ) * inverse_temperature[r]
                 new_ties[i, j, d, r] = u
                 top[r] = u if u > top[r] else top[r]
@@ -403,6 +407,7 @@ def advance_runs(
         membership,
         floor,
         balancing_propensity,
+        leverage,
         adjustment_rate,
         need,
         regional_target,
@@ -431,6 +436,7 @@ def advance_runs(
             floor,
             need,
             balancing_propensity,
+            leverage,
             adjustment_rate,
             temperature,
             lockin_bonus,

@@ -955,6 +955,7 @@ class CompiledScenario:
     membership: np.ndarray  # (K, S, P, D) effective memberships after bloc constraints
     floor: np.ndarray  # (K, S, P, D) lock-in floors on target shares
     balancing_propensity: np.ndarray  # (K, S)
+    leverage: np.ndarray  # (K, P) each power's weight in the sovereignty cost
     adjustment_rate: np.ndarray  # (K, S)
     need: np.ndarray  # (K, S, D) tie volume demanded, after neutrality on bloc dimensions
     regional_target: np.ndarray  # (K, S, S) logistic(base + openness_i + openness_k + pair)
@@ -981,6 +982,7 @@ class CompiledScenario:
         "membership": 4,
         "floor": 4,
         "balancing_propensity": 2,
+        "leverage": 2,
         "adjustment_rate": 2,
         "need": 3,
         "regional_target": 3,
@@ -1225,6 +1227,7 @@ class _Timeline:
             membership=membership,
             floor=floor,
             balancing_propensity=gather("states.{s}.balancing_propensity", s=s_ids),
+            leverage=gather("powers.{p}.leverage", p=p_ids),
             adjustment_rate=gather("states.{s}.adjustment_rate", s=s_ids),
             need=need,
             regional_target=regional_target,

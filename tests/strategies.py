@@ -204,6 +204,7 @@ RULE_ARRAY_NAMES = (
     "floor",
     "need",
     "balancing_propensity",
+    "leverage",
     "adjustment_rate",
     "temperature",
     "lockin_bonus",
@@ -338,8 +339,13 @@ def rule_block(
             block["regional"][..., 3] = _symmetric(corners[..., None])[..., 0]
     block["log_base_offer"] = np.log(np.maximum(block["base_offer"], 1e-300))
     block["log_offers"] = np.log(np.maximum(block["offers"], 1e-300))
+    step = int(rng.integers(1, 401))
+    # drawn last, so the other arrays are those drawn before powers had a leverage
+    block["leverage"] = _sometimes(rng, rng.uniform(0.0, 4.0, size=(P, L)), 0.3, 1.0)
+    if edge_lanes and L > 5:
+        block["leverage"][:, 5] = 0.0
     arrays = {name: np.ascontiguousarray(block[name]) for name in RULE_ARRAY_NAMES}
-    return {**arrays, "step": int(rng.integers(1, 401))}
+    return {**arrays, "step": step}
 
 
 @st.composite

@@ -214,6 +214,11 @@ def test_an_event_in_the_start_month_folds_into_epoch_zero(compiled):
     _close(compiled.balancing_propensity[0], [2.0, 1.2, 0.5])
 
 
+def test_leverage_left_out_is_one_for_every_power(compiled):
+    # powers.<P>.leverage defaults to 1: the sovereignty cost is beta x HHI, as before issue 15
+    np.testing.assert_array_equal(compiled.leverage, np.ones((4, 3)))
+
+
 def test_changes_compose_in_id_order_within_a_month_and_list_order_within_an_event(compiled):
     # CHN interest 1.0; 2000-04: alpha_chn_summit first (id order, though written second):
     # (1.0 + 0.5) x 2.0 = 3.0, then zeta_chn_investment: 3.0 x 0.5 = 1.5.

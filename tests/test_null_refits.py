@@ -35,6 +35,25 @@ def test_the_bandwagon_null_loses_the_choice_parameters_it_switches_off():
     scenario = load_scenario(ROOT / "scenarios" / "bandwagon.toml")
     spec, added = nulls.null_spec(scenario)
     keys = {p.key for p in spec.free}
-    assert not keys & {"model.temperature", "model.lockin_bonus", "states.KGZ.balancing_propensity"}
-    assert added == [key for key, _, _ in nulls.SPARE if key != "states.KAZ.balancing_propensity"]
+    assert not keys & {
+        "model.temperature",
+        "model.lockin_bonus",
+        "powers.RUS.leverage",
+        "powers.CHN.leverage",
+    }
+    # four switched off, so the first four spares it leaves on (KAZ's balancing is off)
+    assert added == [
+        "powers.CHN.rivalry_response",
+        "powers.RUS.rivalry_response",
+        "powers.USA.rivalry_response",
+        "powers.RUS.capacity.economic",
+    ]
     assert "regional.adjustment_rate" in keys  # free in the baseline, not switched off here
+
+
+def test_the_equal_threat_null_loses_exactly_the_two_leverages():
+    baseline = calibration_spec(load_scenario(ROOT / "scenarios" / "baseline-prior.toml"))
+    spec, added = nulls.null_spec(load_scenario(ROOT / "scenarios" / "equal-threat.toml"))
+    removed = [p.key for p in baseline.free if p.key not in {q.key for q in spec.free}]
+    assert removed == ["powers.RUS.leverage", "powers.CHN.leverage"]
+    assert added == ["powers.CHN.rivalry_response", "powers.RUS.rivalry_response"]

@@ -111,7 +111,7 @@ def reference_offers(base_offer, log_base_offer, rivalry_response, shares, memor
 def reference_target(block, state: int):
     """ODD 7.3, state i: the target allocation ``x`` (P, D, L) and the volume ``V`` (D, L).
 
-    u[j]  = log O[j, d] + a[j] + b * M[j, d] - 2 * beta * s[j, d]
+    u[j]  = log O[j, d] + a[j] + b * M[j, d] - 2 * beta * w[j] * s[j, d]
     x[j]  = f[j, d] + (1 - sum_l f[l, d]) * softmax_l(u[l] / tau)[j]
     A     = sum_j x[j] * O[j, d]
     V     = need[d] * A / (1 + A)
@@ -121,7 +121,10 @@ def reference_target(block, state: int):
         block["log_offers"][i]
         + block["attraction"][i][:, np.newaxis, :]
         + block["lockin_bonus"] * block["membership"][i]
-        - 2.0 * block["balancing_propensity"][i] * block["shares"][i]
+        - 2.0
+        * block["balancing_propensity"][i]
+        * block["leverage"][:, np.newaxis, :]
+        * block["shares"][i]
     )
     scaled = utility / block["temperature"]
     weights = np.exp(scaled - scaled.max(axis=0))  # softmax over powers (axis 0), stably
@@ -252,6 +255,7 @@ def compiled_new_ties(block, state: int, step_counter: int) -> np.ndarray:
         block["floor"],
         block["need"],
         block["balancing_propensity"],
+        block["leverage"],
         block["adjustment_rate"],
         block["temperature"],
         block["lockin_bonus"],
@@ -496,12 +500,42 @@ def test_sovereignty_cost_is_twice_beta_times_the_share():
         floor=np.zeros((1, 2, 1, 3)),
         shares=np.array([0.8, 0.2])[None, :, None, None] * np.ones((1, 2, 1, 3)),
         balancing_propensity=beta[None, :],
+        leverage=np.ones((2, 3)),
         temperature=tau,
         need=np.ones((1, 1, 3)),
         adjustment_rate=np.ones((1, 3)),
     )
     new = compiled_new_ties(block, 0, 0)[0, :, 0]
     _close(new[0] / new[1], np.exp(-2.0 * beta * (0.8 - 0.2) / tau), "x_0 / x_1")
+
+
+def test_leverage_weighs_each_power_in_the_sovereignty_cost():
+    """Two powers alike but for their shares and leverages: u_0 - u_1 = -2 beta (w_0 s_0 -
+    w_1 s_1), so x_0 / x_1 = exp(-2 beta (w_0 s_0 - w_1 s_1) / tau); equal shares with w_0 > w_1
+    leave the heavier power the smaller target (threat-weighted balancing, ODD 7.3)."""
+    block = _quiet(
+        rule_block(np.random.default_rng(5), n_states=1, n_powers=2, n_dims=1, n_lanes=4)
+    )
+    beta, tau = np.array([0.5, 1.0, 3.0, 1.0]), np.array([1.0, 0.5, 2.0, 1.0])
+    leverage = np.array([[2.0, 0.5, 1.0, 3.0], [1.0, 1.0, 4.0, 3.0]])
+    shares = np.array([[0.5, 0.8, 0.3, 0.6], [0.5, 0.2, 0.7, 0.4]])
+    block.update(
+        offers=np.full((1, 2, 1, 4), 1.0),
+        log_offers=np.zeros((1, 2, 1, 4)),
+        attraction=np.zeros((1, 2, 4)),
+        membership=np.zeros((1, 2, 1, 4)),
+        floor=np.zeros((1, 2, 1, 4)),
+        shares=shares[None, :, None, :],
+        balancing_propensity=beta[None, :],
+        leverage=leverage,
+        temperature=tau,
+        need=np.ones((1, 1, 4)),
+        adjustment_rate=np.ones((1, 4)),
+    )
+    new = compiled_new_ties(block, 0, 0)[0, :, 0]
+    expected = np.exp(-2.0 * beta * (leverage[0] * shares[0] - leverage[1] * shares[1]) / tau)
+    _close(new[0] / new[1], expected, "x_0 / x_1")
+    assert new[0, 0] < new[1, 0]  # equal shares, the power with twice the leverage gets less
 
 
 def test_lockin_bonus_and_attraction_enter_the_utility():
@@ -517,6 +551,7 @@ def test_lockin_bonus_and_attraction_enter_the_utility():
         membership=np.array([1.0, 0.0])[None, :, None, None] * np.ones((1, 2, 1, 2)),
         floor=np.zeros((1, 2, 1, 2)),
         shares=np.full((1, 2, 1, 2), 0.5),
+        leverage=np.ones((2, 2)),
         lockin_bonus=bonus,
         temperature=tau,
         need=np.ones((1, 1, 2)),
