@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.metrics import partner_shares
+from model.metrics import month_mean, partner_shares
 from model.scenario import Scenario, ScenarioError
 
 __all__ = [
@@ -76,6 +76,7 @@ __all__ = [
     "reference_forecasts",
     "score",
     "span_mean",
+    "span_months",
     "subset_shares",
     "summarise",
     "summary_line",
@@ -386,11 +387,16 @@ def span_mean(values: np.ndarray, scenario: Scenario, year_start: int, year: int
     monthly shares are averaged over the same months. Raises ``ValueError`` if no month of the
     span is in the horizon.
     """
+    return values[:, span_months(scenario, year_start, year)].mean(axis=1)
+
+
+def span_months(scenario: Scenario, year_start: int, year: int) -> slice:
+    """The months (steps from the scenario's start) of :func:`span_mean`'s span."""
     first = max(year_start * 12, scenario.start) - scenario.start
     last = min(year * 12 + 11, scenario.end) - scenario.start
     if last < first:
         raise ValueError(f"{year_start}-{year} is outside the scenario's horizon")
-    return values[:, first : last + 1].mean(axis=1)
+    return slice(first, last + 1)
 
 
 def subset_shares(shares: np.ndarray, subset: Sequence[int]) -> np.ndarray:
@@ -754,11 +760,15 @@ class ObservationTargets:
         out: dict[str, list[np.ndarray]] = {}
         runs = shares.shape[0] // variants
         for indicator, state, dim, start, end, subset, observed in self.groups:
-            monthly = shares[:, :, state, :, dim]
-            model = subset_shares(span_mean(monthly, self.scenario, start, end), subset)
+            model = subset_shares(self._span_mean(shares, state, dim, start, end), subset)
             mean = np.nanmean(model.reshape(variants, runs, -1), axis=1)
             out.setdefault(indicator, []).append(np.abs(mean - observed))
         return {k: np.concatenate(v, axis=1) for k, v in out.items()}
+
+    def _span_mean(self, shares: np.ndarray, state: int, dim: int, start: int, end: int):
+        """:func:`span_mean` of the state's monthly shares on the dimension, (R, P): read where
+        they lie (:func:`model.metrics.month_mean`, the same bits), not copied out first."""
+        return month_mean(shares[:, :, state, :, dim], span_months(self.scenario, start, end))
 
     def simulated(self, shares: np.ndarray) -> ObservationTargets:
         """The same targets with the values runs give instead of the observed ones (synthetic
@@ -766,8 +776,7 @@ class ObservationTargets:
         out = copy.copy(self)
         out.groups = []
         for indicator, state, dim, start, end, subset, _ in self.groups:
-            monthly = shares[:, :, state, :, dim]
-            model = subset_shares(span_mean(monthly, self.scenario, start, end), subset)
+            model = subset_shares(self._span_mean(shares, state, dim, start, end), subset)
             out.groups.append((indicator, state, dim, start, end, subset, np.nanmean(model, 0)))
         return out
 

@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.metrics import ACROSS_MONTHS, METRICS, Measures, measure
+from model.metrics import ACROSS_MONTHS, METRICS, Measures, measure, month_mean
 from model.scenario import Scenario, ScenarioError, month_index, month_label
 
 __all__ = [
@@ -384,7 +384,13 @@ class Observation:
 
     @staticmethod
     def _mean(values: np.ndarray, months, state: int | None) -> np.ndarray:
-        """Mean over ``months`` (axis 1) of ``values``, of the state ``state`` (axis 2) or all."""
+        """Mean over ``months`` (axis 1) of ``values``, of the state ``state`` (axis 2) or all.
+
+        One state's slice with trailing axes is averaged where it lies
+        (:func:`model.metrics.month_mean`, numpy's sums in numpy's order) instead of being
+        copied out month by month."""
+        if state is not None and values.ndim >= 4:
+            return month_mean(values[:, :, state], months)
         chosen = values[:, months] if state is None else values[:, months, state]
         return chosen.mean(axis=1)
 

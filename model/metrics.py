@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from scipy.spatial.distance import jensenshannon
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "largest_share",
     "metric_columns",
     "metric_of",
+    "month_mean",
     "partner_shares",
     "pole_shares",
     "regional_cooperation",
@@ -42,19 +44,72 @@ def partner_shares(ties: np.ndarray) -> np.ndarray:
     ``s[..., j, d] = T[..., j, d] / sum_k T[..., k, d]``; where a state has no ties on a
     dimension (a sum below the smallest normal float64, 2.2e-308, as in the model's rule
     :func:`model.rules.partner_shares_into`) every partner gets ``1/P``. Range [0, 1]; sums to 1
-    over partners (axis -2).
+    over partners (axis -2). The sum runs over partners in order, as numpy's ``sum(axis=-2)``
+    does, in one compiled pass (:func:`_partner_shares_kernel`), so the shares are numpy's to
+    the bit without its temporary arrays.
 
     Parameters
     ----------
     ties : (..., P, D) array, >= 0
     """
-    ties = np.asarray(ties, dtype=float)
-    total = ties.sum(axis=-2, keepdims=True)
-    some = total >= np.finfo(float).tiny
-    if some.all():  # the common case: no uniform fill-in needed (same quotients)
-        return ties / total
-    uniform = np.full_like(ties, 1.0 / ties.shape[-2])
-    return np.divide(ties, total, out=uniform, where=some)
+    ties = np.ascontiguousarray(ties, dtype=float)
+    out = np.empty_like(ties)
+    if ties.size:
+        flat = ties.shape[-2:]
+        _partner_shares_kernel(ties.reshape(-1, *flat), out.reshape(-1, *flat))
+    return out
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _partner_shares_kernel(ties, out):
+    """:func:`partner_shares` of ``ties`` (N, P, D) into ``out`` (N, P, D)."""
+    n_partners, n_dims = ties.shape[1], ties.shape[2]
+    uniform = 1.0 / n_partners
+    total = np.empty(n_dims)
+    for n in range(ties.shape[0]):
+        total[:] = 0.0
+        for j in range(n_partners):
+            for d in range(n_dims):
+                total[d] += ties[n, j, d]
+        for j in range(n_partners):
+            for d in range(n_dims):
+                out[n, j, d] = ties[n, j, d] / total[d] if total[d] >= _TINY else uniform
+
+
+_TINY = np.finfo(float).tiny
+
+
+def month_mean(values: np.ndarray, months) -> np.ndarray:
+    """Mean over ``months`` (indices of axis 1, or a slice) of ``values`` (R, T, ...).
+
+    ``m[r, ...] = sum_{t in months} v[r, t, ...] / |months|``, summed month by month in order
+    from 0, as numpy's ``values[:, months].mean(axis=1)`` sums over an axis that is not the
+    last: the same bits, without copying the chosen months (a strided view of one state's
+    slice is read where it lies). Units those of ``values``.
+
+    Parameters
+    ----------
+    values : (R, T, K...) float64 array (any strides), at least one axis after time (over the
+        last axis numpy sums pairwise, not in order)
+    months : slice or (M,) int array of months along axis 1, M >= 1
+    """
+    if values.ndim < 3:
+        raise ValueError(f"month_mean needs an axis after time; got shape {values.shape}")
+    index = np.arange(values.shape[1])[months]
+    grid = values.reshape(*values.shape[:2], -1)  # a view: trailing axes are adjacent
+    out = np.empty((values.shape[0], grid.shape[2]))
+    _month_sums(grid, np.ascontiguousarray(index, dtype=np.int64), out)
+    return (out / index.size).reshape(values.shape[:1] + values.shape[2:])
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _month_sums(values, months, out):
+    """``out[r, k] = sum_{t in months} values[r, t, k]``, added in the order of ``months``."""
+    for r in range(values.shape[0]):
+        out[r, :] = 0.0
+        for t in months:
+            for k in range(values.shape[2]):
+                out[r, k] += values[r, t, k]
 
 
 def alignment_shares(shares: np.ndarray, weights: np.ndarray) -> np.ndarray:
