@@ -104,6 +104,9 @@ class _Runs:
         margins, left = self.whole.margins(pattern)
         return margins[self.runs], left[self.runs]
 
+    def prepare(self, patterns: Sequence[Pattern]) -> None:
+        self.whole.prepare(patterns)  # the group's, once: what is averaged is kept
+
 
 def _measured_alike(group: Sequence[Scenario]) -> bool:
     """Whether the variants share every compiled value the metrics read (then one Observation
@@ -273,6 +276,7 @@ def losses(
     observations = _observe([variants[k] for k in feasible], seeds, steps, threads, use)
     scored = [p for p in patterns if p.scored] or list(patterns)
     for k, (observation, target_loss) in zip(feasible, observations, strict=True):
+        observation.prepare(scored)
         out[k] = np.mean([pattern_loss(observation.margins(p)[0], p) for p in scored])
         if use is not None:
             out[k] += observed_weight * target_loss

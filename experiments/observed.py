@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.metrics import month_mean, partner_shares
+from model.metrics import month_means, partner_shares
 from model.scenario import Scenario, ScenarioError
 
 __all__ = [
@@ -759,24 +759,29 @@ class ObservationTargets:
         """
         out: dict[str, list[np.ndarray]] = {}
         runs = shares.shape[0] // variants
+        means = self._span_means(shares)
         for indicator, state, dim, start, end, subset, observed in self.groups:
-            model = subset_shares(self._span_mean(shares, state, dim, start, end), subset)
+            model = subset_shares(means[state, start, end][:, :, dim], subset)
             mean = np.nanmean(model.reshape(variants, runs, -1), axis=1)
             out.setdefault(indicator, []).append(np.abs(mean - observed))
         return {k: np.concatenate(v, axis=1) for k, v in out.items()}
 
-    def _span_mean(self, shares: np.ndarray, state: int, dim: int, start: int, end: int):
-        """:func:`span_mean` of the state's monthly shares on the dimension, (R, P): read where
-        they lie (:func:`model.metrics.month_mean`, the same bits), not copied out first."""
-        return month_mean(shares[:, :, state, :, dim], span_months(self.scenario, start, end))
+    def _span_means(self, shares: np.ndarray) -> dict[tuple[int, int, int], np.ndarray]:
+        """:func:`span_mean` of each group's state's monthly shares, (R, P, D) by (state,
+        first year, last year): all in one pass over ``shares``
+        (:func:`model.metrics.month_means`, the same bits as one by one)."""
+        keys = sorted({(state, start, end) for _, state, _, start, end, _, _ in self.groups})
+        requests = [(state, span_months(self.scenario, a, b)) for state, a, b in keys]
+        return dict(zip(keys, month_means(shares, requests), strict=True))
 
     def simulated(self, shares: np.ndarray) -> ObservationTargets:
         """The same targets with the values runs give instead of the observed ones (synthetic
         data for a parameter-recovery study): each group's model shares averaged over runs."""
         out = copy.copy(self)
         out.groups = []
+        means = self._span_means(shares)
         for indicator, state, dim, start, end, subset, _ in self.groups:
-            model = subset_shares(self._span_mean(shares, state, dim, start, end), subset)
+            model = subset_shares(means[state, start, end][:, :, dim], subset)
             out.groups.append((indicator, state, dim, start, end, subset, np.nanmean(model, 0)))
         return out
 

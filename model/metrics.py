@@ -28,7 +28,7 @@ __all__ = [
     "largest_share",
     "metric_columns",
     "metric_of",
-    "month_mean",
+    "month_means",
     "partner_shares",
     "pole_shares",
     "regional_cooperation",
@@ -79,37 +79,53 @@ def _partner_shares_kernel(ties, out):
 _TINY = np.finfo(float).tiny
 
 
-def month_mean(values: np.ndarray, months) -> np.ndarray:
-    """Mean over ``months`` (indices of axis 1, or a slice) of ``values`` (R, T, ...).
+def month_means(values: np.ndarray, requests: Sequence[tuple[int, object]]) -> list[np.ndarray]:
+    """Means over sets of months (axis 1) of states' slices (axis 2) of ``values``, in one pass.
 
-    ``m[r, ...] = sum_{t in months} v[r, t, ...] / |months|``, summed month by month in order
-    from 0, as numpy's ``values[:, months].mean(axis=1)`` sums over an axis that is not the
-    last: the same bits, without copying the chosen months (a strided view of one state's
-    slice is read where it lies). Units those of ``values``.
+    ``m_n[r, ...] = sum_{t in months_n} v[r, t, s_n, ...] / |months_n|`` for each request
+    ``(s_n, months_n)``, each summed month by month in increasing order from 0, as numpy's
+    ``values[:, months_n, s_n].mean(axis=1)`` sums over an axis that is not the last: the same
+    bits. Each (run, month, state) block is read once, where it lies, for all the requests
+    that read it, instead of once per request through a copy: the monthly arrays are larger
+    than the caches, so reading them is what costs. Units those of ``values``.
 
     Parameters
     ----------
-    values : (R, T, K...) float64 array (any strides), at least one axis after time (over the
-        last axis numpy sums pairwise, not in order)
-    months : slice or (M,) int array of months along axis 1, M >= 1
+    values : (R, T, S, K...) float64 array (any strides), at least one axis after the states
+        (over the last axis numpy sums pairwise, not in order)
+    requests : (state, months) pairs, months a slice or an increasing int array of at least
+        one month along axis 1
+
+    Returns
+    -------
+    list of (R, K...) arrays, one per request
     """
-    if values.ndim < 3:
-        raise ValueError(f"month_mean needs an axis after time; got shape {values.shape}")
-    index = np.arange(values.shape[1])[months]
-    grid = values.reshape(*values.shape[:2], -1)  # a view: trailing axes are adjacent
-    out = np.empty((values.shape[0], grid.shape[2]))
-    _month_sums(grid, np.ascontiguousarray(index, dtype=np.int64), out)
-    return (out / index.size).reshape(values.shape[:1] + values.shape[2:])
+    if values.ndim < 4:
+        raise ValueError(f"month_means needs an axis after the states; got {values.shape}")
+    grid = values.reshape(*values.shape[:3], -1)  # a view: the trailing axes are adjacent
+    member = np.zeros((len(requests), values.shape[1]), dtype=np.bool_)
+    for n, (_, months) in enumerate(requests):
+        member[n, months] = True
+    states = np.array([state for state, _ in requests], dtype=np.int64)
+    sums = np.empty((values.shape[0], len(requests), grid.shape[3]))
+    _month_sums(grid, states, member, sums)
+    return [
+        (sums[:, n] / count).reshape(values.shape[:1] + values.shape[3:])
+        for n, count in enumerate(member.sum(axis=1))
+    ]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _month_sums(values, months, out):
-    """``out[r, k] = sum_{t in months} values[r, t, k]``, added in the order of ``months``."""
+def _month_sums(values, states, member, out):
+    """``out[r, n, k] = sum_{t: member[n, t]} values[r, t, states[n], k]``, added in
+    increasing ``t``."""
     for r in range(values.shape[0]):
-        out[r, :] = 0.0
-        for t in months:
-            for k in range(values.shape[2]):
-                out[r, k] += values[r, t, k]
+        out[r] = 0.0
+        for t in range(values.shape[1]):
+            for n in range(member.shape[0]):
+                if member[n, t]:
+                    for k in range(values.shape[3]):
+                        out[r, n, k] += values[r, t, states[n], k]
 
 
 def alignment_shares(shares: np.ndarray, weights: np.ndarray) -> np.ndarray:
