@@ -41,7 +41,13 @@ from tqdm import tqdm
 from experiments.abc import Generation, Population
 from experiments.design import SweepParameter, check_value
 from experiments.observed import ObservationTargets, fit_window, load_observed
-from experiments.patterns import Observation, Pattern, load_patterns, months_needed, pattern_loss
+from experiments.patterns import (
+    Observation,
+    Pattern,
+    load_patterns,
+    months_needed,
+    pattern_losses,
+)
 from experiments.patterns import summary as pattern_summary
 from model.ensemble import simulate_ensemble, stack_variants
 from model.metrics import partner_shares
@@ -93,12 +99,21 @@ class _Runs:
     """The runs ``runs`` of one variant inside an :class:`Observation` of a group of variants.
 
     Measuring a group at once costs one pass of numpy over all its runs instead of one per
-    variant; a pattern's margins are computed for the group once and sliced.
+    variant; a pattern's margins and losses are computed for the group once (``losses``,
+    shared by its variants, each as many runs) and sliced.
     """
 
-    def __init__(self, whole: Observation, runs: slice):
-        self.whole, self.runs = whole, runs
+    def __init__(self, whole: Observation, runs: slice, losses: dict[Pattern, np.ndarray]):
+        self.whole, self.runs, self.losses = whole, runs, losses
         self.scenario = whole.scenario
+
+    def loss(self, pattern: Pattern) -> float:
+        """The runs' :func:`experiments.patterns.pattern_loss` of ``pattern``."""
+        size = self.runs.stop - self.runs.start
+        if pattern not in self.losses:
+            margins = self.whole.margins(pattern)[0]
+            self.losses[pattern] = pattern_losses(margins.reshape(-1, size), pattern)
+        return float(self.losses[pattern][self.runs.start // size])
 
     def margins(self, pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
         margins, left = self.whole.margins(pattern)
@@ -154,11 +169,11 @@ def _observe(
         ties, regional = simulate_ensemble(
             stack, group_seeds, variant=variant, record=recorded, threads=threads
         )
-        shares = partner_shares(ties)  # once, for the patterns and the targets
+        shares = partner_shares(ties, threads=threads)  # once, for patterns and targets
         target_losses = None
         if targets is not None:  # recorded starts with months 0..last_step, contiguous
             target_losses = targets.losses(shares[:, : targets.last_step + 1], len(group))
-        whole = None
+        whole, group_losses = None, {}
         if _measured_alike(group):
             whole = Observation(
                 group[0],
@@ -170,7 +185,7 @@ def _observe(
         for k, scenario in enumerate(group):
             runs = slice(k * runs_each, (k + 1) * runs_each)
             if whole is not None:
-                observation = _Runs(whole, runs)
+                observation = _Runs(whole, runs, group_losses)
             else:
                 observation = Observation(
                     scenario,
@@ -277,7 +292,7 @@ def losses(
     scored = [p for p in patterns if p.scored] or list(patterns)
     for k, (observation, target_loss) in zip(feasible, observations, strict=True):
         observation.prepare(scored)
-        out[k] = np.mean([pattern_loss(observation.margins(p)[0], p) for p in scored])
+        out[k] = np.mean([observation.loss(p) for p in scored])
         if use is not None:
             out[k] += observed_weight * target_loss
     return out

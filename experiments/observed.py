@@ -761,17 +761,17 @@ class ObservationTargets:
         runs = shares.shape[0] // variants
         means = self._span_means(shares)
         for indicator, state, dim, start, end, subset, observed in self.groups:
-            model = subset_shares(means[state, start, end][:, :, dim], subset)
+            model = subset_shares(means[state, dim, start, end], subset)
             mean = np.nanmean(model.reshape(variants, runs, -1), axis=1)
             out.setdefault(indicator, []).append(np.abs(mean - observed))
         return {k: np.concatenate(v, axis=1) for k, v in out.items()}
 
-    def _span_means(self, shares: np.ndarray) -> dict[tuple[int, int, int], np.ndarray]:
-        """:func:`span_mean` of each group's state's monthly shares, (R, P, D) by (state,
+    def _span_means(self, shares: np.ndarray) -> dict[tuple[int, int, int, int], np.ndarray]:
+        """:func:`span_mean` of each group's monthly shares, (R, P) by (state, dimension,
         first year, last year): all in one pass over ``shares``
         (:func:`model.metrics.month_means`, the same bits as one by one)."""
-        keys = sorted({(state, start, end) for _, state, _, start, end, _, _ in self.groups})
-        requests = [(state, span_months(self.scenario, a, b)) for state, a, b in keys]
+        keys = sorted({(state, dim, a, b) for _, state, dim, a, b, _, _ in self.groups})
+        requests = [(s, d, span_months(self.scenario, a, b)) for s, d, a, b in keys]
         return dict(zip(keys, month_means(shares, requests), strict=True))
 
     def simulated(self, shares: np.ndarray) -> ObservationTargets:
@@ -781,7 +781,7 @@ class ObservationTargets:
         out.groups = []
         means = self._span_means(shares)
         for indicator, state, dim, start, end, subset, _ in self.groups:
-            model = subset_shares(means[state, start, end][:, :, dim], subset)
+            model = subset_shares(means[state, dim, start, end], subset)
             out.groups.append((indicator, state, dim, start, end, subset, np.nanmean(model, 0)))
         return out
 

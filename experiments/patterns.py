@@ -63,6 +63,7 @@ __all__ = [
     "headline",
     "load_patterns",
     "pattern_loss",
+    "pattern_losses",
     "pattern_table",
     "verdict",
 ]
@@ -305,15 +306,16 @@ def _range(text: str, scenario: Scenario) -> tuple[int, int]:
 
 
 @cache
-def _slices_read(pattern: Pattern) -> tuple[tuple[str, str, str], ...]:
-    """The (``tie`` or ``shares``, state, date) a pattern's ``tie``, ``share`` and ``rival``
-    quantities average (:meth:`Observation.prepare`)."""
+def _slices_read(pattern: Pattern) -> tuple[tuple[str, str, str, str], ...]:
+    """The (``tie`` or ``shares``, state, dimension, date) a pattern's ``tie``, ``share`` and
+    ``rival`` quantities average (:meth:`Observation.prepare`)."""
     out = set()
     for expression in pattern.expressions():
         for node in ast.walk(ast.parse(expression, mode="eval")):
             if isinstance(node, ast.Call) and node.func.id in ("tie", "share", "rival"):
                 name = "tie" if node.func.id == "tie" else "shares"
-                out.add((name, node.args[0].id, node.args[3].value))
+                state, _, dimension, date = node.args
+                out.add((name, state.id, dimension.id, date.value))
     return tuple(sorted(out))
 
 
@@ -399,34 +401,40 @@ class Observation:
         averaged once and kept (:meth:`prepare` averages many at once)."""
         key = (name, date, state, dimension)
         if key not in self._means:
-            self._average(name, [(state, date)])
+            self._average(name, [(state, dimension, date)])
         return self._means[key]
 
-    def _average(self, name: str, wanted: Sequence[tuple[int, str]]) -> None:
-        """Average the ties or partner shares of each (state, date) of ``wanted`` on every
-        dimension and the alignment vector (:func:`model.metrics.month_means`, one pass over
-        the months for all of them; the same sums in the same order as over all states)."""
-        requests = [(state, self._months(date)) for state, date in wanted]
-        if name == "tie":
-            means = month_means(self.ties, requests)
-        else:
-            parts = [month_means(self.out[n], requests) for n in ("dimension_shares", "overall")]
-            means = [
-                np.concatenate([d, a[..., None]], axis=-1) for d, a in zip(*parts, strict=True)
-            ]
-        for (state, date), mean in zip(wanted, means, strict=True):
-            for dimension in range(mean.shape[-1]):
-                self._means[(name, date, state, dimension)] = mean[..., dimension]
+    def _average(self, name: str, wanted: Sequence[tuple[int, int, str]]) -> None:
+        """Average the ties or partner shares of each (state, dimension, date) of ``wanted``
+        (:func:`model.metrics.month_means`: one pass over each monthly array for all of them,
+        the same sums in the same order as over all states and dimensions)."""
+        overall = len(self.scenario.dimension_ids)  # the alignment vector's "dimension"
+        by_source: dict[str, list[tuple[int, int, str]]] = {}
+        for state, dimension, date in wanted:
+            source = "tie" if name == "tie" else "overall" if dimension == overall else "shares"
+            by_source.setdefault(source, []).append((state, dimension, date))
+        for source, chosen in by_source.items():
+            values, at = {
+                "tie": (self.ties, None),
+                "overall": (self.out["overall"][..., None], 0),
+                "shares": (self.out["dimension_shares"], None),
+            }[source]
+            requests = [(s, d if at is None else at, self._months(t)) for s, d, t in chosen]
+            for (state, dimension, date), mean in zip(
+                chosen, month_means(values, requests), strict=True
+            ):
+                self._means[(name, date, state, dimension)] = mean
 
     def prepare(self, patterns: Sequence[Pattern]) -> None:
         """Average at once the ties and partner shares the patterns read, at every (state,
-        date) they read them (:meth:`_average`: one pass over the monthly arrays instead of
-        one per quantity)."""
-        wanted: dict[str, set[tuple[int, str]]] = {"tie": set(), "shares": set()}
+        dimension, date) they read them (:meth:`_average`: one pass over each monthly array
+        instead of one per quantity)."""
+        wanted: dict[str, set[tuple[int, int, str]]] = {"tie": set(), "shares": set()}
         for pattern in patterns:
-            for name, state, date in _slices_read(pattern):
-                if (name, date, self.state[state], 0) not in self._means:
-                    wanted[name].add((self.state[state], date))
+            for name, state, dimension, date in _slices_read(pattern):
+                key = (self.state[state], self.dimension[dimension], date)
+                if (name, date, *key[:2]) not in self._means:
+                    wanted[name].add(key)
         for name, slices in wanted.items():
             if slices:
                 self._average(name, sorted(slices))
@@ -438,8 +446,8 @@ class Observation:
         One state's slice with trailing axes is averaged where it lies
         (:func:`model.metrics.month_means`, numpy's sums in numpy's order) instead of being
         copied out month by month."""
-        if state is not None and values.ndim >= 4:
-            return month_means(values, [(state, months)])[0]
+        if state is not None and values.ndim == 4:
+            return month_means(values[..., None], [(state, 0, months)])[0]
         chosen = values[:, months] if state is None else values[:, months, state]
         return chosen.mean(axis=1)
 
@@ -518,6 +526,10 @@ class Observation:
             self._margins[key] = self._evaluate_margins(pattern)
         return self._margins[key]
 
+    def loss(self, pattern: Pattern) -> float:
+        """The runs' :func:`pattern_loss` of ``pattern``."""
+        return pattern_loss(self.margins(pattern)[0], pattern)
+
     def _evaluate_margins(self, pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
         results = [self.evaluate(e) for e in pattern.expressions()]
         margins = np.stack([m for _, m in results])
@@ -541,8 +553,16 @@ def pattern_loss(margins: np.ndarray, pattern: Pattern) -> float:
     Zero when every run clears the tolerance by ``scale``; 1 at the tolerance; capped at 2 so
     that one far-off pattern does not drown the others.
     """
+    return float(pattern_losses(margins, pattern))
+
+
+def pattern_losses(margins: np.ndarray, pattern: Pattern) -> np.ndarray:
+    """:func:`pattern_loss` of each row of ``margins`` (..., runs): the mean over the last axis.
+
+    Many candidates' runs at once, each row's mean the same as :func:`pattern_loss` of it.
+    """
     shortfall = 1.0 - (margins - pattern.tolerance) / pattern.scale
-    return float(np.mean(np.clip(np.nan_to_num(shortfall, nan=2.0), 0.0, 2.0)))
+    return np.mean(np.clip(np.nan_to_num(shortfall, nan=2.0), 0.0, 2.0), axis=-1)
 
 
 def summary(pattern: Pattern, margins: np.ndarray, left: np.ndarray) -> Mapping[str, object]:

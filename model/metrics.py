@@ -11,7 +11,9 @@ Conventions: a *share vector* ``x`` has partners on its last axis, entries in [0
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from numba import njit
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 
-def partner_shares(ties: np.ndarray) -> np.ndarray:
+def partner_shares(ties: np.ndarray, *, threads: int = 1) -> np.ndarray:
     """Partner shares per dimension.
 
     ``s[..., j, d] = T[..., j, d] / sum_k T[..., k, d]``; where a state has no ties on a
@@ -51,12 +53,21 @@ def partner_shares(ties: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     ties : (..., P, D) array, >= 0
+    threads : threads sharing the work (each its own block of rows; the result is the same)
     """
     ties = np.ascontiguousarray(ties, dtype=float)
     out = np.empty_like(ties)
-    if ties.size:
-        flat = ties.shape[-2:]
-        _partner_shares_kernel(ties.reshape(-1, *flat), out.reshape(-1, *flat))
+    if not ties.size:
+        return out
+    rows = ties.reshape(-1, *ties.shape[-2:])
+    into = out.reshape(rows.shape)
+    bounds = np.linspace(0, len(rows), max(1, min(threads, len(rows))) + 1).astype(int)
+    blocks = [slice(a, b) for a, b in pairwise(bounds)]
+    if len(blocks) == 1:
+        _partner_shares_kernel(rows, into)
+    else:  # the kernel releases the GIL
+        with ThreadPoolExecutor(len(blocks)) as pool:
+            list(pool.map(lambda b: _partner_shares_kernel(rows[b], into[b]), blocks))
     return out
 
 
@@ -79,53 +90,52 @@ def _partner_shares_kernel(ties, out):
 _TINY = np.finfo(float).tiny
 
 
-def month_means(values: np.ndarray, requests: Sequence[tuple[int, object]]) -> list[np.ndarray]:
-    """Means over sets of months (axis 1) of states' slices (axis 2) of ``values``, in one pass.
+def month_means(
+    values: np.ndarray, requests: Sequence[tuple[int, int, object]]
+) -> list[np.ndarray]:
+    """Means over sets of months (axis 1) of (state, dimension) slices of ``values``, in one pass.
 
-    ``m_n[r, ...] = sum_{t in months_n} v[r, t, s_n, ...] / |months_n|`` for each request
-    ``(s_n, months_n)``, each summed month by month in increasing order from 0, as numpy's
-    ``values[:, months_n, s_n].mean(axis=1)`` sums over an axis that is not the last: the same
-    bits. Each (run, month, state) block is read once, where it lies, for all the requests
-    that read it, instead of once per request through a copy: the monthly arrays are larger
-    than the caches, so reading them is what costs. Units those of ``values``.
+    ``m_n[r, j] = sum_{t in months_n} v[r, t, s_n, j, d_n] / |months_n|`` for each request
+    ``(s_n, d_n, months_n)``, each summed month by month in increasing order from 0, as
+    numpy's ``values[:, months_n].mean(axis=1)`` sums over an axis that is not the last: the
+    same bits as that mean's slice ``[:, s_n, :, d_n]``. Each (run, month, state) block is read
+    once, where it lies, for all the requests that read it, and only the requested
+    dimensions are added: the monthly arrays are larger than the caches, so reading them is
+    what costs. Units those of ``values``.
 
     Parameters
     ----------
-    values : (R, T, S, K...) float64 array (any strides), at least one axis after the states
-        (over the last axis numpy sums pairwise, not in order)
-    requests : (state, months) pairs, months a slice or an increasing int array of at least
-        one month along axis 1
+    values : (R, T, S, P, D) float64 array (any strides), e.g. ties or partner shares (runs,
+        months, states, partners, dimensions); an array without a dimension axis as
+        ``values[..., None]`` with ``d_n = 0``
+    requests : (state, dimension, months) triples, months a slice or an increasing int array
+        of at least one month along axis 1
 
     Returns
     -------
-    list of (R, K...) arrays, one per request
+    list of (R, P) arrays, one per request
     """
-    if values.ndim < 4:
-        raise ValueError(f"month_means needs an axis after the states; got {values.shape}")
-    grid = values.reshape(*values.shape[:3], -1)  # a view: the trailing axes are adjacent
     member = np.zeros((len(requests), values.shape[1]), dtype=np.bool_)
-    for n, (_, months) in enumerate(requests):
+    for n, (_, _, months) in enumerate(requests):
         member[n, months] = True
-    states = np.array([state for state, _ in requests], dtype=np.int64)
-    sums = np.empty((values.shape[0], len(requests), grid.shape[3]))
-    _month_sums(grid, states, member, sums)
-    return [
-        (sums[:, n] / count).reshape(values.shape[:1] + values.shape[3:])
-        for n, count in enumerate(member.sum(axis=1))
-    ]
+    states = np.array([state for state, _, _ in requests], dtype=np.int64)
+    dimensions = np.array([dimension for _, dimension, _ in requests], dtype=np.int64)
+    sums = np.empty((values.shape[0], len(requests), values.shape[3]))
+    _month_sums(values, states, dimensions, member, sums)
+    return [sums[:, n] / count for n, count in enumerate(member.sum(axis=1))]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _month_sums(values, states, member, out):
-    """``out[r, n, k] = sum_{t: member[n, t]} values[r, t, states[n], k]``, added in
-    increasing ``t``."""
+def _month_sums(values, states, dimensions, member, out):
+    """``out[r, n, j] = sum_{t: member[n, t]} values[r, t, states[n], j, dimensions[n]]``,
+    added in increasing ``t``."""
     for r in range(values.shape[0]):
         out[r] = 0.0
         for t in range(values.shape[1]):
             for n in range(member.shape[0]):
                 if member[n, t]:
-                    for k in range(values.shape[3]):
-                        out[r, n, k] += values[r, t, states[n], k]
+                    for j in range(values.shape[3]):
+                        out[r, n, j] += values[r, t, states[n], j, dimensions[n]]
 
 
 def alignment_shares(shares: np.ndarray, weights: np.ndarray) -> np.ndarray:
