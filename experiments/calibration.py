@@ -142,6 +142,8 @@ def _observe(
     steps: np.ndarray,
     threads: int,
     targets: ObservationTargets | None = None,
+    *,
+    reuse: bool = False,
 ) -> Iterator[tuple[Observation | _Runs, float | None]]:
     """Run every variant for every seed (``seeds`` (R,), common, or (V, R), one row per variant).
 
@@ -149,7 +151,9 @@ def _observe(
     pattern months ``steps`` and, with ``targets``, the targets' loss of its runs
     (:meth:`experiments.observed.ObservationTargets.losses`; else None). Variants are
     simulated ``RUNS_PER_CALL`` runs at a time, so a consumer that keeps only what it computes
-    from each holds one group's trajectories at most.
+    from each holds one group's trajectories at most. With ``reuse``, each group's partner
+    shares are written over the previous group's (no fresh memory to fault in per group): for
+    a consumer that is done with a group's observations when it asks for the next group's.
     """
     recorded = steps if targets is None else np.union1d(steps, targets.steps)
     pattern_months = np.searchsorted(recorded, steps)
@@ -157,6 +161,7 @@ def _observe(
         pattern_months = slice(None)
     runs_each = seeds.shape[-1]
     per_call = max(1, RUNS_PER_CALL // runs_each)
+    workspace = None
     for first in range(0, len(variants), per_call):
         group = variants[first : first + per_call]
         stack = stack_variants([v.compiled for v in group])
@@ -169,7 +174,10 @@ def _observe(
         ties, regional = simulate_ensemble(
             stack, group_seeds, variant=variant, record=recorded, threads=threads
         )
-        shares = partner_shares(ties, threads=threads)  # once, for patterns and targets
+        if reuse and workspace is not None and len(workspace) >= len(ties):
+            shares = partner_shares(ties, out=workspace[: len(ties)])
+        else:  # once, for the patterns and the targets
+            shares = workspace = partner_shares(ties)
         target_losses = None
         if targets is not None:  # recorded starts with months 0..last_step, contiguous
             target_losses = targets.losses(shares[:, : targets.last_step + 1], len(group))
@@ -288,7 +296,8 @@ def losses(
     use = targets if targets is not None and observed_weight > 0 else None
     if seeds.ndim == 2:
         seeds = seeds[feasible]
-    observations = _observe([variants[k] for k in feasible], seeds, steps, threads, use)
+    # only a float is kept from each observation: the groups share one buffer of shares
+    observations = _observe([variants[k] for k in feasible], seeds, steps, threads, use, reuse=True)
     scored = [p for p in patterns if p.scored] or list(patterns)
     for k, (observation, target_loss) in zip(feasible, observations, strict=True):
         observation.prepare(scored)

@@ -11,9 +11,7 @@ Conventions: a *share vector* ``x`` has partners on its last axis, entries in [0
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 from numba import njit
@@ -40,7 +38,7 @@ __all__ = [
 ]
 
 
-def partner_shares(ties: np.ndarray, *, threads: int = 1) -> np.ndarray:
+def partner_shares(ties: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
     """Partner shares per dimension.
 
     ``s[..., j, d] = T[..., j, d] / sum_k T[..., k, d]``; where a state has no ties on a
@@ -53,21 +51,17 @@ def partner_shares(ties: np.ndarray, *, threads: int = 1) -> np.ndarray:
     Parameters
     ----------
     ties : (..., P, D) array, >= 0
-    threads : threads sharing the work (each its own block of rows; the result is the same)
+    out : a C-contiguous float64 array of the same shape to write the shares into (a buffer
+        reused from call to call costs no fresh memory), or None for a new one
     """
     ties = np.ascontiguousarray(ties, dtype=float)
-    out = np.empty_like(ties)
-    if not ties.size:
-        return out
-    rows = ties.reshape(-1, *ties.shape[-2:])
-    into = out.reshape(rows.shape)
-    bounds = np.linspace(0, len(rows), max(1, min(threads, len(rows))) + 1).astype(int)
-    blocks = [slice(a, b) for a, b in pairwise(bounds)]
-    if len(blocks) == 1:
-        _partner_shares_kernel(rows, into)
-    else:  # the kernel releases the GIL
-        with ThreadPoolExecutor(len(blocks)) as pool:
-            list(pool.map(lambda b: _partner_shares_kernel(rows[b], into[b]), blocks))
+    if out is None:
+        out = np.empty_like(ties)
+    elif out.shape != ties.shape or out.dtype != float or not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous float64 of shape {ties.shape}")
+    if ties.size:
+        rows = ties.reshape(-1, *ties.shape[-2:])
+        _partner_shares_kernel(rows, out.reshape(rows.shape))
     return out
 
 
