@@ -15,7 +15,8 @@ the machine's threads (``--threads``):
 It prints runs/s of each and the ratio (issue 14's target: at least one half), then the share of
 the calibration's time spent outside the simulation. Compilation (the engine's and the distance's
 kernels) is warmed up and not timed. On a shared machine, ``--repeat N`` alternates the two
-measurements N times and reports the median ratio.
+measurements N times and reports the median ratio; the CPU seconds of each (all threads, from
+``time.process_time``) show how much of a slow round was waiting for the machine.
 
 Usage: ``python benchmarks/calibration_speed.py [--particles 256] [--runs 8] [--threads 2]
 [--repeat 1]``.
@@ -77,31 +78,33 @@ def main() -> None:
     # the distance's own compiled kernels (shares, month means) load or compile on first use
     losses(variants[:1], patterns, seeds[:1], targets=targets, observed_weight=1.0)
 
-    def raw_time() -> float:
-        started = time.perf_counter()
+    def raw_time() -> tuple[float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
         for first in range(0, runs, RUNS_PER_CALL):  # in the calibration's chunks of runs
             part = slice(first, first + RUNS_PER_CALL)
             simulate_ensemble(
                 stack, flat[part], variant=index[part], record=recorded, threads=args.threads
             )
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.process_time() - cpu
 
-    def inside_time() -> float:
-        started = time.perf_counter()
+    def inside_time() -> tuple[float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
         losses(
             variants, patterns, seeds, threads=args.threads, targets=targets, observed_weight=1.0
         )
-        return time.perf_counter() - started + building
+        return time.perf_counter() - started + building, time.process_time() - cpu + building
 
     print(f"{len(feasible)} particles x {args.runs} runs = {runs} runs, {len(recorded)} months")
     ratios = []
     for _ in range(args.repeat):  # alternated, so that a change in the machine's load hits both
-        raw, inside = raw_time(), inside_time()
+        (raw, raw_cpu), (inside, inside_cpu) = raw_time(), inside_time()
         ratios.append(raw / inside)
-        print(f"raw ensemble:            {runs / raw:8.0f} runs/s ({raw:.2f} s)")
+        print(
+            f"raw ensemble:            {runs / raw:8.0f} runs/s ({raw:.2f} s, CPU {raw_cpu:.2f} s)"
+        )
         print(
             f"inside the calibration:  {runs / inside:8.0f} runs/s ({inside:.2f} s, of which "
-            f"{building:.2f} s building variants)"
+            f"{building:.2f} s building variants; CPU {inside_cpu:.2f} s)"
         )
     ratio = float(np.median(ratios))
     median = f"median of {args.repeat}: " if args.repeat > 1 else ""
