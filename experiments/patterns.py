@@ -354,7 +354,7 @@ class Observation:
         self.dimension = {d: k for k, d in enumerate((*scenario.dimension_ids, "overall"))}
         self.pole = {p: k for k, p in enumerate(pole_names)}
         self._margins: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-        self._means: dict[tuple[str, str, int | None], np.ndarray] = {}
+        self._means: dict[tuple, np.ndarray] = {}  # (name, date, state[, dimension])
         self._windows: dict[str, Measures] = {}
 
     @property

@@ -92,10 +92,10 @@ def month_means(
     ``m_n[r, j] = sum_{t in months_n} v[r, t, s_n, j, d_n] / |months_n|`` for each request
     ``(s_n, d_n, months_n)``, each summed month by month in increasing order from 0, as
     numpy's ``values[:, months_n].mean(axis=1)`` sums over an axis that is not the last: the
-    same bits as that mean's slice ``[:, s_n, :, d_n]``. Each (run, month, state) block is read
-    once, where it lies, for all the requests that read it, and only the requested
-    dimensions are added: the monthly arrays are larger than the caches, so reading them is
-    what costs. Units those of ``values``.
+    same bits as that mean's slice ``[:, s_n, :, d_n]``. The slices are read where they lie
+    (no copy), run by run: one run's months stay in the cache while all the requests read
+    them, so each part of the monthly arrays (larger than the caches) comes from memory once,
+    and only the requested dimensions are added. Units those of ``values``.
 
     Parameters
     ----------
@@ -109,27 +109,31 @@ def month_means(
     -------
     list of (R, P) arrays, one per request
     """
-    member = np.zeros((len(requests), values.shape[1]), dtype=np.bool_)
-    for n, (_, _, months) in enumerate(requests):
-        member[n, months] = True
+    every = np.arange(values.shape[1])
+    chosen = [every[months] for _, _, months in requests]  # each request's months, in order
+    months = np.concatenate(chosen).astype(np.int64)
+    bounds = np.cumsum([0] + [len(c) for c in chosen])
     states = np.array([state for state, _, _ in requests], dtype=np.int64)
     dimensions = np.array([dimension for _, dimension, _ in requests], dtype=np.int64)
     sums = np.empty((values.shape[0], len(requests), values.shape[3]))
-    _month_sums(values, states, dimensions, member, sums)
-    return [sums[:, n] / count for n, count in enumerate(member.sum(axis=1))]
+    _month_sums(values, states, dimensions, months, bounds, sums)
+    return [sums[:, n] / len(c) for n, c in enumerate(chosen)]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _month_sums(values, states, dimensions, member, out):
-    """``out[r, n, j] = sum_{t: member[n, t]} values[r, t, states[n], j, dimensions[n]]``,
-    added in increasing ``t``."""
+def _month_sums(values, states, dimensions, months, bounds, out):
+    """``out[r, n, j] = sum_t values[r, t, states[n], j, dimensions[n]]`` over the months
+    ``t = months[bounds[n]:bounds[n + 1]]``, added in that order. A run's months (a few
+    hundred kB) stay in the cache while its requests read them."""
     for r in range(values.shape[0]):
-        out[r] = 0.0
-        for t in range(values.shape[1]):
-            for n in range(member.shape[0]):
-                if member[n, t]:
-                    for j in range(values.shape[3]):
-                        out[r, n, j] += values[r, t, states[n], j, dimensions[n]]
+        for n in range(states.size):
+            s, d = states[n], dimensions[n]
+            for j in range(values.shape[3]):
+                out[r, n, j] = 0.0
+            for i in range(bounds[n], bounds[n + 1]):
+                t = months[i]
+                for j in range(values.shape[3]):
+                    out[r, n, j] += values[r, t, s, j, d]
 
 
 def alignment_shares(shares: np.ndarray, weights: np.ndarray) -> np.ndarray:
