@@ -109,6 +109,8 @@ def month_means(
     -------
     list of (R, P) arrays, one per request
     """
+    if not requests:
+        return []
     every = np.arange(values.shape[1])
     chosen = [every[months] for _, _, months in requests]  # each request's months, in order
     months = np.concatenate(chosen).astype(np.int64)
