@@ -41,7 +41,13 @@ from tqdm import tqdm
 from experiments.abc import Generation, Population
 from experiments.design import SweepParameter, check_value
 from experiments.observed import ObservationTargets, fit_window, load_observed
-from experiments.patterns import Observation, Pattern, load_patterns, months_needed, pattern_loss
+from experiments.patterns import (
+    Observation,
+    Pattern,
+    load_patterns,
+    months_needed,
+    pattern_losses,
+)
 from experiments.patterns import summary as pattern_summary
 from model.ensemble import simulate_ensemble, stack_variants
 from model.metrics import partner_shares
@@ -93,16 +99,28 @@ class _Runs:
     """The runs ``runs`` of one variant inside an :class:`Observation` of a group of variants.
 
     Measuring a group at once costs one pass of numpy over all its runs instead of one per
-    variant; a pattern's margins are computed for the group once and sliced.
+    variant; a pattern's margins and losses are computed for the group once (``losses``,
+    shared by its variants, each as many runs) and sliced.
     """
 
-    def __init__(self, whole: Observation, runs: slice):
-        self.whole, self.runs = whole, runs
+    def __init__(self, whole: Observation, runs: slice, losses: dict[Pattern, np.ndarray]):
+        self.whole, self.runs, self.losses = whole, runs, losses
         self.scenario = whole.scenario
+
+    def loss(self, pattern: Pattern) -> float:
+        """The runs' :func:`experiments.patterns.pattern_loss` of ``pattern``."""
+        size = self.runs.stop - self.runs.start
+        if pattern not in self.losses:
+            margins = self.whole.margins(pattern)[0]
+            self.losses[pattern] = pattern_losses(margins.reshape(-1, size), pattern)
+        return float(self.losses[pattern][self.runs.start // size])
 
     def margins(self, pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
         margins, left = self.whole.margins(pattern)
         return margins[self.runs], left[self.runs]
+
+    def prepare(self, patterns: Sequence[Pattern]) -> None:
+        self.whole.prepare(patterns)  # the group's, once: what is averaged is kept
 
 
 def _measured_alike(group: Sequence[Scenario]) -> bool:
@@ -124,6 +142,8 @@ def _observe(
     steps: np.ndarray,
     threads: int,
     targets: ObservationTargets | None = None,
+    *,
+    reuse: bool = False,
 ) -> Iterator[tuple[Observation | _Runs, float | None]]:
     """Run every variant for every seed (``seeds`` (R,), common, or (V, R), one row per variant).
 
@@ -131,7 +151,9 @@ def _observe(
     pattern months ``steps`` and, with ``targets``, the targets' loss of its runs
     (:meth:`experiments.observed.ObservationTargets.losses`; else None). Variants are
     simulated ``RUNS_PER_CALL`` runs at a time, so a consumer that keeps only what it computes
-    from each holds one group's trajectories at most.
+    from each holds one group's trajectories at most. With ``reuse``, each group's partner
+    shares are written over the previous group's (no fresh memory to fault in per group): for
+    a consumer that is done with a group's observations when it asks for the next group's.
     """
     recorded = steps if targets is None else np.union1d(steps, targets.steps)
     pattern_months = np.searchsorted(recorded, steps)
@@ -139,6 +161,7 @@ def _observe(
         pattern_months = slice(None)
     runs_each = seeds.shape[-1]
     per_call = max(1, RUNS_PER_CALL // runs_each)
+    workspace = None
     for first in range(0, len(variants), per_call):
         group = variants[first : first + per_call]
         stack = stack_variants([v.compiled for v in group])
@@ -151,11 +174,14 @@ def _observe(
         ties, regional = simulate_ensemble(
             stack, group_seeds, variant=variant, record=recorded, threads=threads
         )
-        shares = partner_shares(ties)  # once, for the patterns and the targets
+        if reuse and workspace is not None and len(workspace) >= len(ties):
+            shares = partner_shares(ties, out=workspace[: len(ties)])
+        else:  # once, for the patterns and the targets
+            shares = workspace = partner_shares(ties)
         target_losses = None
         if targets is not None:  # recorded starts with months 0..last_step, contiguous
             target_losses = targets.losses(shares[:, : targets.last_step + 1], len(group))
-        whole = None
+        whole, group_losses = None, {}
         if _measured_alike(group):
             whole = Observation(
                 group[0],
@@ -167,7 +193,7 @@ def _observe(
         for k, scenario in enumerate(group):
             runs = slice(k * runs_each, (k + 1) * runs_each)
             if whole is not None:
-                observation = _Runs(whole, runs)
+                observation = _Runs(whole, runs, group_losses)
             else:
                 observation = Observation(
                     scenario,
@@ -270,10 +296,12 @@ def losses(
     use = targets if targets is not None and observed_weight > 0 else None
     if seeds.ndim == 2:
         seeds = seeds[feasible]
-    observations = _observe([variants[k] for k in feasible], seeds, steps, threads, use)
+    # only a float is kept from each observation: the groups share one buffer of shares
+    observations = _observe([variants[k] for k in feasible], seeds, steps, threads, use, reuse=True)
     scored = [p for p in patterns if p.scored] or list(patterns)
     for k, (observation, target_loss) in zip(feasible, observations, strict=True):
-        out[k] = np.mean([pattern_loss(observation.margins(p)[0], p) for p in scored])
+        observation.prepare(scored)
+        out[k] = np.mean([observation.loss(p) for p in scored])
         if use is not None:
             out[k] += observed_weight * target_loss
     return out

@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.metrics import partner_shares
+from model.metrics import month_means, partner_shares
 from model.scenario import Scenario, ScenarioError
 
 __all__ = [
@@ -76,6 +76,7 @@ __all__ = [
     "reference_forecasts",
     "score",
     "span_mean",
+    "span_months",
     "subset_shares",
     "summarise",
     "summary_line",
@@ -386,11 +387,16 @@ def span_mean(values: np.ndarray, scenario: Scenario, year_start: int, year: int
     monthly shares are averaged over the same months. Raises ``ValueError`` if no month of the
     span is in the horizon.
     """
+    return values[:, span_months(scenario, year_start, year)].mean(axis=1)
+
+
+def span_months(scenario: Scenario, year_start: int, year: int) -> slice:
+    """The months (steps from the scenario's start) of :func:`span_mean`'s span."""
     first = max(year_start * 12, scenario.start) - scenario.start
     last = min(year * 12 + 11, scenario.end) - scenario.start
     if last < first:
         raise ValueError(f"{year_start}-{year} is outside the scenario's horizon")
-    return values[:, first : last + 1].mean(axis=1)
+    return slice(first, last + 1)
 
 
 def subset_shares(shares: np.ndarray, subset: Sequence[int]) -> np.ndarray:
@@ -753,21 +759,29 @@ class ObservationTargets:
         """
         out: dict[str, list[np.ndarray]] = {}
         runs = shares.shape[0] // variants
+        means = self._span_means(shares)
         for indicator, state, dim, start, end, subset, observed in self.groups:
-            monthly = shares[:, :, state, :, dim]
-            model = subset_shares(span_mean(monthly, self.scenario, start, end), subset)
+            model = subset_shares(means[state, dim, start, end], subset)
             mean = np.nanmean(model.reshape(variants, runs, -1), axis=1)
             out.setdefault(indicator, []).append(np.abs(mean - observed))
         return {k: np.concatenate(v, axis=1) for k, v in out.items()}
+
+    def _span_means(self, shares: np.ndarray) -> dict[tuple[int, int, int, int], np.ndarray]:
+        """:func:`span_mean` of each group's monthly shares, (R, P) by (state, dimension,
+        first year, last year): all in one pass over ``shares``
+        (:func:`model.metrics.month_means`, the same bits as one by one)."""
+        keys = sorted({(state, dim, a, b) for _, state, dim, a, b, _, _ in self.groups})
+        requests = [(s, d, span_months(self.scenario, a, b)) for s, d, a, b in keys]
+        return dict(zip(keys, month_means(shares, requests), strict=True))
 
     def simulated(self, shares: np.ndarray) -> ObservationTargets:
         """The same targets with the values runs give instead of the observed ones (synthetic
         data for a parameter-recovery study): each group's model shares averaged over runs."""
         out = copy.copy(self)
         out.groups = []
+        means = self._span_means(shares)
         for indicator, state, dim, start, end, subset, _ in self.groups:
-            monthly = shares[:, :, state, :, dim]
-            model = subset_shares(span_mean(monthly, self.scenario, start, end), subset)
+            model = subset_shares(means[state, dim, start, end], subset)
             out.groups.append((indicator, state, dim, start, end, subset, np.nanmean(model, 0)))
         return out
 

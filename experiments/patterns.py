@@ -47,11 +47,12 @@ import ast
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from model.metrics import ACROSS_MONTHS, METRICS, Measures, measure
+from model.metrics import ACROSS_MONTHS, METRICS, Measures, measure, month_means
 from model.scenario import Scenario, ScenarioError, month_index, month_label
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "headline",
     "load_patterns",
     "pattern_loss",
+    "pattern_losses",
     "pattern_table",
     "verdict",
 ]
@@ -303,6 +305,20 @@ def _range(text: str, scenario: Scenario) -> tuple[int, int]:
     return months[0], months[-1]
 
 
+@cache
+def _slices_read(pattern: Pattern) -> tuple[tuple[str, str, str, str], ...]:
+    """The (``tie`` or ``shares``, state, dimension, date) a pattern's ``tie``, ``share`` and
+    ``rival`` quantities average (:meth:`Observation.prepare`)."""
+    out = set()
+    for expression in pattern.expressions():
+        for node in ast.walk(ast.parse(expression, mode="eval")):
+            if isinstance(node, ast.Call) and node.func.id in ("tie", "share", "rival"):
+                name = "tie" if node.func.id == "tie" else "shares"
+                state, _, dimension, date = node.args
+                out.add((name, state.id, dimension.id, date.value))
+    return tuple(sorted(out))
+
+
 class Observation:
     """Runs' recorded ties with their metrics, to evaluate quantities on."""
 
@@ -338,7 +354,7 @@ class Observation:
         self.dimension = {d: k for k, d in enumerate((*scenario.dimension_ids, "overall"))}
         self.pole = {p: k for k, p in enumerate(pole_names)}
         self._margins: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-        self._means: dict[tuple[str, str, int | None], np.ndarray] = {}
+        self._means: dict[tuple, np.ndarray] = {}  # (name, date, state[, dimension])
         self._windows: dict[str, Measures] = {}
 
     @property
@@ -349,29 +365,16 @@ class Observation:
         """Mean of the quantity ``name`` over the months of ``date`` (axis 1 is time), of the
         state ``state`` (axis 2) or of all; (R, ...).
 
-        ``name``: ``tie``, a key of :func:`model.metrics.measure`'s output or ``metric:NAME``
-        for a metric of the registry; each (name, date, state) is averaged once and kept, as
-        many expressions read the same one. One state's months are summed in the same order
-        as all states' (its values keep a trailing axis of partners or dimensions), so both
-        give the same means.
+        ``name``: a key of :func:`model.metrics.measure`'s output or ``metric:NAME`` for a
+        metric of the registry; each (name, date, state) is averaged once and kept, as many
+        expressions read the same one. One state's months are summed in the same order as all
+        states' (its values keep a trailing axis of partners or dimensions), so both give the
+        same means. Ties and partner shares are averaged per dimension (:meth:`_partners`).
         """
         key = (name, date, state)
         if key not in self._means:
-            lo, hi = _range(date, self.scenario)
-            index = np.flatnonzero((self.steps >= lo) & (self.steps <= hi))
-            if index.size != hi - lo + 1:
-                raise ValueError(f"months of {date} were not recorded")
-            months = (
-                slice(index[0], index[-1] + 1) if index[-1] - index[0] + 1 == index.size else index
-            )
-            if name == "shares":  # the dimensions' and the alignment vector's, not concatenated
-                parts = [
-                    self._mean(self.out[n], months, state) for n in ("dimension_shares", "overall")
-                ]
-                self._means[key] = np.concatenate([parts[0], parts[1][..., None]], axis=-1)
-            elif name == "tie":
-                self._means[key] = self._mean(self.ties, months, state)
-            elif name.startswith("metric:"):
+            months = self._months(date)
+            if name.startswith("metric:"):
                 metric = _REGISTRY[name[len("metric:") :]]
                 out = self.out if metric.name in ACROSS_MONTHS else self._window(date, months)
                 values = metric.take(out, 0)
@@ -382,9 +385,69 @@ class Observation:
                 self._means[key] = self._mean(self._window(date, months)[name], slice(None), state)
         return self._means[key]
 
+    def _months(self, date: str) -> slice | np.ndarray:
+        """The recorded months of ``date`` (indices of axis 1): a slice if contiguous."""
+        lo, hi = _range(date, self.scenario)
+        index = np.flatnonzero((self.steps >= lo) & (self.steps <= hi))
+        if index.size != hi - lo + 1:
+            raise ValueError(f"months of {date} were not recorded")
+        if index[-1] - index[0] + 1 == index.size:
+            return slice(index[0], index[-1] + 1)
+        return index
+
+    def _partners(self, name: str, date: str, state: int, dimension: int) -> np.ndarray:
+        """Mean over the months of ``date`` of one state's ties (``name`` ``tie``) or partner
+        shares (``shares``) on one dimension (or the alignment vector, the last), (R, P);
+        averaged once and kept (:meth:`prepare` averages many at once)."""
+        key = (name, date, state, dimension)
+        if key not in self._means:
+            self._average(name, [(state, dimension, date)])
+        return self._means[key]
+
+    def _average(self, name: str, wanted: Sequence[tuple[int, int, str]]) -> None:
+        """Average the ties or partner shares of each (state, dimension, date) of ``wanted``
+        (:func:`model.metrics.month_means`: one pass over each monthly array for all of them,
+        the same sums in the same order as over all states and dimensions)."""
+        overall = len(self.scenario.dimension_ids)  # the alignment vector's "dimension"
+        by_source: dict[str, list[tuple[int, int, str]]] = {}
+        for state, dimension, date in wanted:
+            source = "tie" if name == "tie" else "overall" if dimension == overall else "shares"
+            by_source.setdefault(source, []).append((state, dimension, date))
+        for source, chosen in by_source.items():
+            values, at = {
+                "tie": (self.ties, None),
+                "overall": (self.out["overall"][..., None], 0),
+                "shares": (self.out["dimension_shares"], None),
+            }[source]
+            requests = [(s, d if at is None else at, self._months(t)) for s, d, t in chosen]
+            for (state, dimension, date), mean in zip(
+                chosen, month_means(values, requests), strict=True
+            ):
+                self._means[(name, date, state, dimension)] = mean
+
+    def prepare(self, patterns: Sequence[Pattern]) -> None:
+        """Average at once the ties and partner shares the patterns read, at every (state,
+        dimension, date) they read them (:meth:`_average`: one pass over each monthly array
+        instead of one per quantity)."""
+        wanted: dict[str, set[tuple[int, int, str]]] = {"tie": set(), "shares": set()}
+        for pattern in patterns:
+            for name, state, dimension, date in _slices_read(pattern):
+                key = (self.state[state], self.dimension[dimension], date)
+                if (name, date, *key[:2]) not in self._means:
+                    wanted[name].add(key)
+        for name, slices in wanted.items():
+            if slices:
+                self._average(name, sorted(slices))
+
     @staticmethod
     def _mean(values: np.ndarray, months, state: int | None) -> np.ndarray:
-        """Mean over ``months`` (axis 1) of ``values``, of the state ``state`` (axis 2) or all."""
+        """Mean over ``months`` (axis 1) of ``values``, of the state ``state`` (axis 2) or all.
+
+        One state's slice with trailing axes is averaged where it lies
+        (:func:`model.metrics.month_means`, numpy's sums in numpy's order) instead of being
+        copied out month by month."""
+        if state is not None and values.ndim == 4:
+            return month_means(values[..., None], [(state, 0, months)])[0]
         chosen = values[:, months] if state is None else values[:, months, state]
         return chosen.mean(axis=1)
 
@@ -412,10 +475,10 @@ class Observation:
     def quantity(self, name: str, args: Sequence[str]) -> np.ndarray:
         if name == "tie":
             s, p, d, date = args
-            return self._at("tie", date, self.state[s])[:, self.power[p], self.dimension[d]]
+            return self._partners("tie", date, self.state[s], self.dimension[d])[:, self.power[p]]
         if name in ("share", "rival"):
             s, p, d, date = args
-            shares = self._at("shares", date, self.state[s])[:, :, self.dimension[d]]
+            shares = self._partners("shares", date, self.state[s], self.dimension[d])
             if name == "share":
                 return shares[:, self.power[p]]
             return np.delete(shares, self.power[p], axis=1).max(axis=1)
@@ -463,6 +526,10 @@ class Observation:
             self._margins[key] = self._evaluate_margins(pattern)
         return self._margins[key]
 
+    def loss(self, pattern: Pattern) -> float:
+        """The runs' :func:`pattern_loss` of ``pattern``."""
+        return pattern_loss(self.margins(pattern)[0], pattern)
+
     def _evaluate_margins(self, pattern: Pattern) -> tuple[np.ndarray, np.ndarray]:
         results = [self.evaluate(e) for e in pattern.expressions()]
         margins = np.stack([m for _, m in results])
@@ -486,8 +553,16 @@ def pattern_loss(margins: np.ndarray, pattern: Pattern) -> float:
     Zero when every run clears the tolerance by ``scale``; 1 at the tolerance; capped at 2 so
     that one far-off pattern does not drown the others.
     """
+    return float(pattern_losses(margins, pattern))
+
+
+def pattern_losses(margins: np.ndarray, pattern: Pattern) -> np.ndarray:
+    """:func:`pattern_loss` of each row of ``margins`` (..., runs): the mean over the last axis.
+
+    Many candidates' runs at once, each row's mean the same as :func:`pattern_loss` of it.
+    """
     shortfall = 1.0 - (margins - pattern.tolerance) / pattern.scale
-    return float(np.mean(np.clip(np.nan_to_num(shortfall, nan=2.0), 0.0, 2.0)))
+    return np.mean(np.clip(np.nan_to_num(shortfall, nan=2.0), 0.0, 2.0), axis=-1)
 
 
 def summary(pattern: Pattern, margins: np.ndarray, left: np.ndarray) -> Mapping[str, object]:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from scipy.spatial.distance import jensenshannon
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "largest_share",
     "metric_columns",
     "metric_of",
+    "month_means",
     "partner_shares",
     "pole_shares",
     "regional_cooperation",
@@ -36,25 +38,104 @@ __all__ = [
 ]
 
 
-def partner_shares(ties: np.ndarray) -> np.ndarray:
+def partner_shares(ties: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
     """Partner shares per dimension.
 
     ``s[..., j, d] = T[..., j, d] / sum_k T[..., k, d]``; where a state has no ties on a
     dimension (a sum below the smallest normal float64, 2.2e-308, as in the model's rule
     :func:`model.rules.partner_shares_into`) every partner gets ``1/P``. Range [0, 1]; sums to 1
-    over partners (axis -2).
+    over partners (axis -2). The sum runs over partners in order, as numpy's ``sum(axis=-2)``
+    does, in one compiled pass (:func:`_partner_shares_kernel`), so the shares are numpy's to
+    the bit without its temporary arrays.
 
     Parameters
     ----------
     ties : (..., P, D) array, >= 0
+    out : a C-contiguous float64 array of the same shape to write the shares into (a buffer
+        reused from call to call costs no fresh memory), or None for a new one
     """
-    ties = np.asarray(ties, dtype=float)
-    total = ties.sum(axis=-2, keepdims=True)
-    some = total >= np.finfo(float).tiny
-    if some.all():  # the common case: no uniform fill-in needed (same quotients)
-        return ties / total
-    uniform = np.full_like(ties, 1.0 / ties.shape[-2])
-    return np.divide(ties, total, out=uniform, where=some)
+    ties = np.ascontiguousarray(ties, dtype=float)
+    if out is None:
+        out = np.empty_like(ties)
+    elif out.shape != ties.shape or out.dtype != float or not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous float64 of shape {ties.shape}")
+    if ties.size:
+        rows = ties.reshape(-1, *ties.shape[-2:])
+        _partner_shares_kernel(rows, out.reshape(rows.shape))
+    return out
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _partner_shares_kernel(ties, out):
+    """:func:`partner_shares` of ``ties`` (N, P, D) into ``out`` (N, P, D)."""
+    n_partners, n_dims = ties.shape[1], ties.shape[2]
+    uniform = 1.0 / n_partners
+    total = np.empty(n_dims)
+    for n in range(ties.shape[0]):
+        total[:] = 0.0
+        for j in range(n_partners):
+            for d in range(n_dims):
+                total[d] += ties[n, j, d]
+        for j in range(n_partners):
+            for d in range(n_dims):
+                out[n, j, d] = ties[n, j, d] / total[d] if total[d] >= _TINY else uniform
+
+
+_TINY = np.finfo(float).tiny
+
+
+def month_means(
+    values: np.ndarray, requests: Sequence[tuple[int, int, object]]
+) -> list[np.ndarray]:
+    """Means over sets of months (axis 1) of (state, dimension) slices of ``values``, in one pass.
+
+    ``m_n[r, j] = sum_{t in months_n} v[r, t, s_n, j, d_n] / |months_n|`` for each request
+    ``(s_n, d_n, months_n)``, each summed month by month in increasing order from 0, as
+    numpy's ``values[:, months_n].mean(axis=1)`` sums over an axis that is not the last: the
+    same bits as that mean's slice ``[:, s_n, :, d_n]``. The slices are read where they lie
+    (no copy), run by run: one run's months stay in the cache while all the requests read
+    them, so each part of the monthly arrays (larger than the caches) comes from memory once,
+    and only the requested dimensions are added. Units those of ``values``.
+
+    Parameters
+    ----------
+    values : (R, T, S, P, D) float64 array (any strides), e.g. ties or partner shares (runs,
+        months, states, partners, dimensions); an array without a dimension axis as
+        ``values[..., None]`` with ``d_n = 0``
+    requests : (state, dimension, months) triples, months a slice or an increasing int array
+        of at least one month along axis 1
+
+    Returns
+    -------
+    list of (R, P) arrays, one per request
+    """
+    if not requests:
+        return []
+    every = np.arange(values.shape[1])
+    chosen = [every[months] for _, _, months in requests]  # each request's months, in order
+    months = np.concatenate(chosen).astype(np.int64)
+    bounds = np.cumsum([0] + [len(c) for c in chosen])
+    states = np.array([state for state, _, _ in requests], dtype=np.int64)
+    dimensions = np.array([dimension for _, dimension, _ in requests], dtype=np.int64)
+    sums = np.empty((values.shape[0], len(requests), values.shape[3]))
+    _month_sums(values, states, dimensions, months, bounds, sums)
+    return [sums[:, n] / len(c) for n, c in enumerate(chosen)]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _month_sums(values, states, dimensions, months, bounds, out):
+    """``out[r, n, j] = sum_t values[r, t, states[n], j, dimensions[n]]`` over the months
+    ``t = months[bounds[n]:bounds[n + 1]]``, added in that order. A run's months (a few
+    hundred kB) stay in the cache while its requests read them."""
+    for r in range(values.shape[0]):
+        for n in range(states.size):
+            s, d = states[n], dimensions[n]
+            for j in range(values.shape[3]):
+                out[r, n, j] = 0.0
+            for i in range(bounds[n], bounds[n + 1]):
+                t = months[i]
+                for j in range(values.shape[3]):
+                    out[r, n, j] += values[r, t, s, j, d]
 
 
 def alignment_shares(shares: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from model.metrics import (
     hhi_normalised,
     largest_share,
     measure,
+    month_means,
     partner_shares,
     pole_shares,
     regional_cooperation,
@@ -368,3 +369,37 @@ def test_jsd_of_a_subnormal_share_is_bounded(trajectory):
     drift = alignment_drift(np.array(trajectory))
     assert np.all((drift >= 0.0) & (drift <= 1.0))
     assert drift[1] < 1e-100  # the vectors differ by one subnormal share
+
+
+def _numpy_partner_shares(ties):
+    """The shares the plain numpy way (partners summed by ``sum(axis=-2)``)."""
+    total = ties.sum(axis=-2, keepdims=True)
+    uniform = np.full_like(ties, 1.0 / ties.shape[-2])
+    return np.divide(ties, total, out=uniform, where=total >= np.finfo(float).tiny)
+
+
+def test_partner_shares_are_numpys_to_the_bit_into_a_reused_buffer():
+    ties = np.random.default_rng(4).lognormal(0.0, 3.0, (3, 7, 5, 6, 4))
+    ties[0, 2, 1, :, 3] = 0.0  # a state without ties on a dimension: uniform
+    expected = _numpy_partner_shares(ties)
+    assert partner_shares(ties).tobytes() == expected.tobytes()
+    buffer = np.full_like(ties, np.nan)
+    assert partner_shares(ties, out=buffer) is buffer
+    assert buffer.tobytes() == expected.tobytes()
+    with pytest.raises(ValueError, match="C-contiguous"):
+        partner_shares(ties, out=buffer[:, :3])
+
+
+def test_month_means_are_numpys_means_of_the_slices_to_the_bit():
+    values = np.random.default_rng(5).lognormal(0.0, 3.0, (4, 40, 3, 6, 5))
+    view = values[:, ::2]  # strided, as a slice of recorded months is
+    requests = [
+        (0, 4, slice(0, 20)),
+        (2, 1, slice(3, 17)),
+        (2, 1, np.array([1, 4, 5, 19])),
+        (1, 0, slice(7, 8)),
+    ]
+    for (state, dimension, months), mean in zip(requests, month_means(view, requests), strict=True):
+        expected = view[:, months].mean(axis=1)[:, state, :, dimension]
+        assert mean.tobytes() == expected.tobytes()
+    assert month_means(view, []) == []
