@@ -45,7 +45,8 @@ def test_the_baseline_asks_for_a_posterior(prior):
     assert spec.method == "abc-smc"
     assert spec.particles >= 100 and spec.generations >= 1 and spec.moves >= 1
     kinds = {p.key for p in spec.free if p.key.startswith("model.event_scale.")}
-    assert len(kinds) >= 5  # the events' magnitudes are estimated by group
+    # the events' magnitudes are estimated by group (those recovery found unidentified fixed)
+    assert len(kinds) >= 4
 
 
 def test_an_unknown_method_is_one_line(prior, tmp_path):

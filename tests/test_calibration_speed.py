@@ -65,11 +65,15 @@ def slow_variant(scenario, keys, x):
 
 
 def draws_with_infeasible(scenario, spec, n, seed):
-    """Prior draws, half of them with every event scale drawn over its whole range [0, 3]
-    (the prior's draws are all feasible; some of these are not)."""
+    """Prior draws plus every event scale of the scenario (free or fixed), half of them with
+    each scale drawn over its whole range [0, 3] (the prior's draws are all feasible; some of
+    these are not)."""
     draws = prior_draws(scenario, spec, n, seed=seed)
     rng = np.random.default_rng(seed)
-    scales = [k for k in draws.columns if k.startswith("model.event_scale.")]
+    scales = [k for k in scenario.parameters if k.startswith("model.event_scale.")]
+    for key in scales:
+        if key not in draws:
+            draws[key] = scenario.values[key]
     draws.loc[draws.index[::2], scales] = rng.uniform(0, 3, (len(draws.index[::2]), len(scales)))
     return draws
 
@@ -96,7 +100,7 @@ def test_numeric_variants_equal_the_whole_validation(prior):
 
 def test_a_rejected_numeric_variant_keeps_the_full_message(prior):
     scenario, spec = prior
-    draws = draws_with_infeasible(scenario, spec, 40, seed=2)
+    draws = draws_with_infeasible(scenario, spec, 300, seed=2)
     keys = list(draws.columns)
     rejected = next(x for x in draws.to_numpy() if slow_variant(scenario, keys, x) is None)
     overrides = {k: float(v) for k, v in zip(keys, rejected, strict=True)}
@@ -181,7 +185,7 @@ def plain_losses(variants, patterns, seeds, targets):
 @pytest.fixture(scope="module")
 def handful(prior):
     scenario, spec = prior
-    draws = draws_with_infeasible(scenario, spec, 40, seed=2)
+    draws = draws_with_infeasible(scenario, spec, 300, seed=2)
     keys = list(draws.columns)
     variants = [variant_with(scenario, keys, x) for x in draws.to_numpy()]
     infeasible = [k for k, v in enumerate(variants) if v is None][:1]
