@@ -14,6 +14,11 @@ one-line :class:`~model.scenario.ScenarioError` message), runs one seed or an en
 the figures (matplotlib's object API, no pyplot) and writes the scenario file; tests call it
 without a browser. Thin Solara components on top (:func:`Page`) hold the page's state.
 
+Runs, steps and ensembles are computed in a background thread: the page shows what it computes
+(the seed and the number of values changed) and ignores the action buttons until it is done.
+The seed and save-name fields send their whole text with each commit (:func:`CommitField`), so
+text typed while the page is busy is never cut short.
+
 Seeds follow ``multivector run``: the dashboard's seed is the batch seed, the run shown is its
 replicate 0 and the ensemble its replicates 0-49, so ``multivector run FILE --seed S --runs 50``
 reproduces the ensemble exactly.
@@ -60,10 +65,12 @@ __all__ = [
     "Simulation",
     "Trajectory",
     "apply_settings",
+    "check_save_name",
     "controls",
     "dependence_figure",
     "key_events",
     "run_ensemble",
+    "run_title",
     "save_settings",
     "scenario_files",
     "serve",
@@ -92,7 +99,9 @@ KEY_EVENTS = (
     "eaeu_2015",
     "mirziyoyev_2016",
 )
-_FILE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+SAVE_NAME_LENGTH = 60
+"""The longest name a saved scenario (and its file, without ``.toml``) may have."""
+_SAVE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _DEFAULT_COLOUR = OKABE_ITO[0]
 _REFERENCE_COLOUR = "#8c8c8c"
 
@@ -187,6 +196,17 @@ class Control:
         decimals = len(f"{self.step:g}".partition(".")[2])
         return float(round(min(max(self.lo + steps * self.step, self.lo), self.hi), decimals))
 
+    def value_at(self, position: float, own: float) -> float:
+        """The scenario value for a slider position; ``own`` itself at its own grid position.
+
+        The slider stops only on its grid, so a scenario's own value between two steps
+        (Kyrgyzstan's 1.754) comes back from it as a neighbour (1.750): that position means
+        the scenario's own value, not a change to record.
+        """
+        if math.isclose(position, self.snapped(self.shown(own)), rel_tol=0, abs_tol=1e-9):
+            return float(own)
+        return self.stored(position)
+
     @property
     def css(self) -> str:
         """A CSS class naming the control, e.g. ``mv-slider-states-KAZ-balancing_propensity``."""
@@ -260,6 +280,12 @@ def set_override(
     else:
         new[key] = value
     return new
+
+
+def parse_seed(text: str) -> int | str:
+    """The seed typed: a whole number, or the text itself (which :func:`check_seed` refuses)."""
+    text = str(text).strip()
+    return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else text
 
 
 def check_seed(seed: Any) -> str | None:
@@ -558,7 +584,7 @@ def dependence_figure(
             color="#555555",
             transform=spare.transAxes,
         )
-        fig.suptitle(f"Dependence trajectories — {scenario.title}", fontsize=12)
+        fig.suptitle(f"Dependence trajectories — {run_title(run)}", fontsize=12)
     return fig
 
 
@@ -688,6 +714,30 @@ def _changed(n: int) -> str:
     return "the scenario's own values" if n == 0 else f"{n} value{'s' * (n != 1)} changed"
 
 
+def run_title(run: Trajectory) -> str:
+    """The scenario's title, or when the run changed values, a title that says so.
+
+    A title's closing remark in parentheses, such as "(posterior medians)", describes the
+    scenario's own values, so it is replaced by the number of values changed.
+    """
+    title = run.scenario.title
+    if not run.settings:
+        return title
+    plain = re.sub(r"\s*\([^()]*\)$", "", title)
+    return f"{plain} ({_changed(len(run.settings))})"
+
+
+def used_values(seed: Any, overrides: Mapping[str, Any]) -> str:
+    """The values a computation uses, as the page shows them while it runs."""
+    return f"seed {seed}, {_changed(len(overrides))}"
+
+
+def finished_message(run: Trajectory | None) -> str:
+    """What stepping a finished run says instead of starting a new one."""
+    end = "its last month" if run is None else run.date
+    return f"The run has reached {end}: press Restart (or Run) to start it again."
+
+
 def latest_event(run: Trajectory) -> Event | None:
     """The last enabled event on or before the run's current month."""
     month = run.scenario.start + run.month
@@ -701,6 +751,22 @@ def latest_event(run: Trajectory) -> Event | None:
 
 class SaveError(ValueError):
     """Why the settings could not be saved: one line."""
+
+
+def check_save_name(name: str) -> str | None:
+    """None for a usable name of a saved scenario, else a one-line message.
+
+    A name is 1 to :data:`SAVE_NAME_LENGTH` letters, digits, ``-`` or ``_``: it is also the
+    file name (``<name>.toml``), so it can neither leave the folder (``..``) nor make a hidden
+    file (a leading dot), and an empty name is refused rather than replaced by a default.
+    """
+    if not name:
+        return "save as: give the new scenario a name (letters, digits, '-' or '_')"
+    if len(name) > SAVE_NAME_LENGTH:
+        return f"save as {name[:20]!r}...: at most {SAVE_NAME_LENGTH} characters ({len(name)})"
+    if not _SAVE_NAME.fullmatch(name):
+        return f"save as {name!r}: a name of letters, digits, '-' or '_' only"
+    return None
 
 
 def _toml(value: Any) -> str:
@@ -767,7 +833,8 @@ def save_settings(
     base_path : the scenario file the settings change
     overrides : key path -> value, as the dashboard holds them
     seed : the dashboard seed (written as ``run.seed`` when it is not the base's)
-    name : the new scenario's name and file name (letters, digits, ``-``, ``_``, ``.``)
+    name : the new scenario's name and file name, as :func:`check_save_name` allows (a
+        trailing ``.toml`` and surrounding spaces are dropped first)
     folder : where to write (default: beside ``base_path``)
 
     Returns
@@ -781,8 +848,9 @@ def save_settings(
         A bad name, nothing to save, an existing file, or values the scenario rejects.
     """
     name = name.strip().removesuffix(".toml")
-    if not _FILE_NAME.match(name):
-        raise SaveError(f"save as {name!r}: a name of letters, digits, '-', '_' or '.'")
+    message = check_save_name(name)
+    if message:
+        raise SaveError(message)
     base_path = Path(base_path)
     base = load_base(base_path)
     if not overrides and seed == base.seed:
@@ -845,19 +913,40 @@ def ParameterSlider(
     with solara.Div(classes=["mv-slider", control.css]):
         with solara.Div(classes=["mv-slider-label"]):
             solara.Text(control.label)
-            solara.Text(
-                f"{position:.3f}" + (f" (was {control.shown(own):.3f})" if changed else ""),
-                classes=["mv-value", "mv-changed"] if changed else ["mv-value"],
-            )
+            with solara.Div():
+                solara.Text(
+                    f"{position:.3f}" + (f" (was {control.shown(own):.3f})" if changed else ""),
+                    classes=["mv-value", "mv-changed"] if changed else ["mv-value"],
+                )
+                if changed:
+                    solara.Button(
+                        "reset",
+                        on_click=lambda: on_value(control.key, own),
+                        text=True,
+                        x_small=True,
+                        classes=["mv-reset"],
+                    )
         solara.SliderFloat(
             label=f"{control.label} {control.quantity}",  # its accessible name; CSS hides it
             value=control.snapped(position),
             min=control.lo,
             max=control.hi,
             step=control.step,
-            on_value=lambda x: on_value(control.key, control.stored(x)),
+            on_value=lambda x: on_value(control.key, control.value_at(x, own)),
             thumb_label=False,
         )
+
+
+@solara.component_vue("commit_field.vue")
+def CommitField(
+    label: str, value: str, event_commit: Callable[[str], None], css: str = "", error: str = ""
+):
+    """A text field whose text reaches the server whole, with its commit (Enter or leaving it).
+
+    Solara's own fields sync their text as the user types; while the server is busy the
+    browser holds those updates back but sends events at once, so a commit (or a click on a
+    button) could act on the first character only. This field sends its text with the event.
+    """
 
 
 @solara.component
@@ -877,8 +966,8 @@ def Dashboard(initial: str):
     overrides = solara.use_reactive({})
     run = solara.use_reactive(None)  # the Trajectory shown once the user ran or stepped
     ensemble = solara.use_reactive(None)
-    save_name = solara.use_reactive("")
-    notice = solara.use_reactive(None)  # (kind, text) after saving
+    save_name = solara.use_reactive(None)  # None: the suggested name, shown in the field
+    notice = solara.use_reactive(None)  # (kind, text) after saving or stepping
     simulation = solara.use_ref(None)  # the Simulation being stepped
 
     def list_files():
@@ -933,7 +1022,24 @@ def Dashboard(initial: str):
         [shown, compare, bands],
     )
 
+    def compute(action: Callable[[], None]) -> None:
+        action()
+
+    # runs in a thread: the page stays responsive (and shows that it is busy) while it computes
+    job = solara.lab.use_task(compute, dependencies=None, prefer_threaded=True)
+    busy = job.pending
+    working_on = solara.use_reactive("")  # what the job computes, shown while it is busy
+
+    def start(what: str, action: Callable[[], None]) -> None:
+        """Compute ``action`` in the background; clicks while a job runs are ignored."""
+        if job.pending:
+            return
+        working_on.set(what)
+        job(action)
+
     def pick(name: str):
+        if job.pending:
+            return
         path.set(str(files[name]))
         overrides.set({})
         seed.set(None)
@@ -950,22 +1056,47 @@ def Dashboard(initial: str):
         seed.set(None)
 
     def advance(months: int | None, restart: bool):
-        """Restart with the current settings (or continue), then step; None steps to the end."""
+        """Restart with the current settings (or continue), then step; None steps to the end.
+
+        A finished run stays as it is (with a message): only Run and Restart start anew.
+        """
         current = simulation.current
-        if restart or current is None or current.finished:
-            if scenario is None:
-                return
-            current = simulation.current = Simulation.start(scenario, seed_value, overrides.value)
-        run.set(current.advance(months))
+        if not restart and current is not None and current.finished:
+            notice.set(("info", finished_message(run.value)))
+            return
+        if scenario is None:
+            return
+        notice.set(None)
+        if restart or current is None:
+            current = Simulation.start(scenario, seed_value, overrides.value)
+        what = "the run" if months is None else f"{months} month{'s' * (months != 1)}"
+
+        def step():
+            simulation.current = current
+            run.set(current.advance(months))
+
+        start(f"Computing {what}: {used_values(seed_value, overrides.value)}", step)
 
     def do_ensemble():
         if scenario is None:
             return
-        advance(None, restart=True)
-        ensemble.set(run_ensemble(scenario, seed_value, ENSEMBLE_RUNS, overrides.value))
+        chosen, settings = scenario, dict(overrides.value)
+
+        def both():
+            simulation.current = Simulation.start(chosen, seed_value, settings)
+            run.set(simulation.current.advance(None))
+            ensemble.set(run_ensemble(chosen, seed_value, ENSEMBLE_RUNS, settings))
+
+        notice.set(None)
+        start(f"Computing {ENSEMBLE_RUNS} runs: {used_values(seed_value, overrides.value)}", both)
+
+    suggested_name = "" if base is None else f"{base.name}-dashboard"
+    name_value = suggested_name if save_name.value is None else save_name.value
 
     def do_save():
-        name = save_name.value or f"{base.name}-dashboard"
+        if job.pending:
+            return
+        name = name_value
         try:
             saved = save_settings(path.value, overrides.value, seed_value, name)
         except SaveError as problem:
@@ -978,7 +1109,7 @@ def Dashboard(initial: str):
         None if scenario is None else (scenario.file, _settings_key(overrides.value), seed_value)
     )
     stale = shown is not None and current_key is not None and shown.key() != current_key
-    blocked = scenario is None
+    blocked = scenario is None or busy
 
     solara.Style(_CSS)
     solara.Title("multivector dashboard")
@@ -988,11 +1119,13 @@ def Dashboard(initial: str):
             values=list(files),
             value=next((k for k, f in files.items() if str(f) == path.value), None),
             on_value=pick,
+            disabled=busy,
         )
-        solara.InputInt(
+        CommitField(
             label="Seed (batch seed; the run shown is replicate 0)",
-            value=seed_value if base is not None else 0,
-            on_value=seed.set,
+            value=str(seed_value if base is not None else 0),
+            event_commit=lambda text: seed.set(parse_seed(text)),
+            css="mv-seed",
         )
         with solara.Row(gap="6px"):
             solara.Button(
@@ -1048,11 +1181,12 @@ def Dashboard(initial: str):
                         )
             solara.Button("Reset to the scenario's values", on_click=reset_values, text=True)
             solara.Div(children=["Save as scenario"], classes=["mv-sidebar-heading"])
-            solara.InputText(
+            CommitField(
                 label="Name (file name, without .toml)",
-                value=save_name.value or f"{base.name}-dashboard",
-                on_value=save_name.set,
-                continuous_update=True,
+                value=name_value,
+                event_commit=lambda text: save_name.set(str(text).strip()),
+                css="mv-save-name",
+                error=check_save_name(name_value.removesuffix(".toml")) or "",
             )
             solara.Button(
                 "Save settings as scenario",
@@ -1063,12 +1197,17 @@ def Dashboard(initial: str):
             )
             if notice.value is not None:
                 kind, text = notice.value
-                (solara.Success if kind == "success" else solara.Error)(text, dense=True)
+                alert = {"success": solara.Success, "info": solara.Info}.get(kind, solara.Error)
+                alert(text, dense=True, classes=[f"mv-notice-{kind}"])
 
     with solara.Column(gap="8px"):
         # messages live in a container of their own, so that showing one does not move the
         # figures to new positions in the tree (which would redraw them)
         with solara.Column(gap="4px", classes=["mv-messages"]):
+            if busy:
+                with solara.Row(gap="8px", classes=["mv-busy"]):
+                    solara.ProgressLinear(True)
+                    solara.Text(working_on.value)
             if error:
                 solara.Error(f"Cannot run these settings: {error}", classes=["mv-error"])
             if shown is None:

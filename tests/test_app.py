@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 
+import ipyvue
 import ipyvuetify as v
 import ipywidgets
 import numpy as np
@@ -27,17 +28,21 @@ import solara
 from solara.widgets import HTML
 
 from experiments.app import (
+    SAVE_NAME_LENGTH,
     SCENARIO_ENV,
     Dashboard,
     Page,
     SaveError,
     Simulation,
     apply_settings,
+    check_save_name,
     controls,
     current_value,
     dependence_figure,
     key_events,
+    parse_seed,
     run_ensemble,
+    run_title,
     save_settings,
     scenario_files,
     set_override,
@@ -109,6 +114,32 @@ def test_overrides_drop_values_equal_to_the_scenarios_own(baseline):
     assert set_override(baseline, {}, "events.bri_2013.enabled", False) == {
         "events.bri_2013.enabled": False
     }
+
+
+def test_a_slider_returns_to_the_scenarios_own_value_exactly(baseline):
+    # the slider stops on its grid only: the position nearest the scenario's own value means
+    # that value, not a change (Kyrgyzstan's 1.754 came back as 1.750 and was saved)
+    for control in (c for group in controls(baseline).values() for c in group):
+        own = current_value(baseline, control.key)
+        position = control.snapped(control.shown(own))
+        assert control.value_at(position, own) == own
+        assert set_override(baseline, {}, control.key, control.value_at(position, own)) == {}
+        other = control.snapped(position + 3 * control.step)
+        if other != position:
+            assert set_override(baseline, {}, control.key, control.value_at(other, own))
+
+
+def test_the_title_says_when_values_changed(baseline):
+    assert run_title(single_run(baseline, 7)) == baseline.title
+    changed = single_run(apply_settings(baseline, {KAZ: 5.0}), 7, {KAZ: 5.0})
+    assert run_title(changed) == "Central Asia 1991-2021 (1 value changed)"
+    assert "(1 value changed)" in dependence_figure(changed)._suptitle.get_text()
+
+
+def test_a_typed_seed_is_a_whole_number_or_the_text_refused():
+    assert parse_seed(" 20211231 ") == 20211231
+    assert parse_seed("2021x") == "2021x"
+    assert "a whole number" in try_settings(load_scenario(BASELINE), {}, parse_seed("2021x"))[1]
 
 
 @pytest.mark.parametrize(
@@ -213,6 +244,11 @@ def test_saved_settings_extend_the_scenario_and_load(scenario_folder):
     ("overrides", "seed", "name", "message"),
     [
         ({KAZ: 2.0}, 1, "../escape", "a name of letters"),
+        ({KAZ: 2.0}, 1, "..", "a name of letters"),
+        ({KAZ: 2.0}, 1, ".hidden", "a name of letters"),
+        ({KAZ: 2.0}, 1, "kaz.v2", "a name of letters"),
+        ({KAZ: 2.0}, 1, "", "give the new scenario a name"),
+        ({KAZ: 2.0}, 1, "x" * (SAVE_NAME_LENGTH + 1), "at most 60 characters"),
         ({}, 20211231, "same", "nothing to save"),
         ({KAZ: 25.0}, 1, "bad", "a number in [0.0, 20.0]"),
     ],
@@ -226,6 +262,14 @@ def test_save_refuses_bad_names_no_changes_and_bad_values(
         "baseline-prior.toml",
         "baseline.toml",
     ]
+
+
+def test_save_names_are_checked_in_one_place():
+    assert check_save_name("quiz-kaz-2030") is None and check_save_name("a_b") is None
+    assert check_save_name("x" * SAVE_NAME_LENGTH) is None
+    for name in ("", "..", ".hidden", "a/b", "a b", "x" * (SAVE_NAME_LENGTH + 1)):
+        message = check_save_name(name)
+        assert message and "\n" not in message
 
 
 def test_app_command_bad_scenario_is_one_line_exit_2(tmp_path, capsys):
@@ -279,6 +323,30 @@ def figure_png(rc, name: str) -> bytes:
     return wrapper.find(ipywidgets.Image).widget.value
 
 
+def idle(rc, timeout: float = 120) -> None:
+    """Wait until the page's background job (a run, steps or an ensemble) has finished."""
+    deadline = time.monotonic() + timeout
+    while rc.find(v.ProgressLinear).widgets:
+        assert time.monotonic() < deadline, "the page is still busy"
+        time.sleep(0.05)
+
+
+def click(rc, label: str, *, changes: bool = True) -> None:
+    """Click a button and wait for what it started (and, if it ``changes`` it, the table)."""
+    before = summary(rc)
+    button(rc, label).click()
+    idle(rc)
+    deadline = time.monotonic() + 30
+    while changes and summary(rc) == before:  # the last render may trail the job's end
+        assert time.monotonic() < deadline, f"{label!r} did not change the table"
+        time.sleep(0.05)
+
+
+def commit(rc, label: str, text: str) -> None:
+    """Type ``text`` into a text field and leave it (the field sends its text with the commit)."""
+    rc.find(ipyvue.VueTemplate, label=label).widget.vue_commit(text)
+
+
 def messages(rc) -> list[str]:
     return [" ".join(map(str, w.children)) for w in rc.find(v.Alert).widgets]
 
@@ -309,7 +377,7 @@ def test_moving_kazakhstans_slider_and_running_changes_its_trajectory():
         slider(rc, KAZ).v_model = 5.0
         assert any("press Run" in m for m in messages(rc))  # not applied until Run
         assert dependence_of(rc, "KAZ") == before
-        button(rc, "Run").click()
+        click(rc, "Run")
         assert dependence_of(rc, "KAZ") < before - 0.1
         assert figure_png(rc, "dependence") != image
         assert "baseline.toml as loaded" in summary(rc) and messages(rc) == []
@@ -339,12 +407,12 @@ def test_extreme_values_show_the_validation_message_not_an_exception():
 def test_steps_update_the_date_and_the_ensemble_adds_bands():
     _, rc = render()
     try:
-        button(rc, "Restart").click()
+        click(rc, "Restart")
         assert "Dependence 1991-12" in summary(rc)
-        button(rc, "+1 year").click()
+        click(rc, "+1 year")
         assert "Dependence 1992-12" in summary(rc)
         rc.find(v.Checkbox, label="2013-09 China proposes the Belt and Road").widget.v_model = False
-        button(rc, "Ensemble (50 seeds)").click()
+        click(rc, "Ensemble (50 seeds)")
         text = summary(rc)
         assert "Dependence 2021-12" in text and "50 runs, 2021-12: median (5-95%)" in text
     finally:
@@ -360,10 +428,8 @@ def test_picking_a_scenario_resets_the_values_and_a_bad_seed_is_a_message():
         assert slider(rc, KAZ).v_model == 0.0  # the null model's own value; the change dropped
         expected = single_run(null_model, null_model.seed).dependence[-1, 0]
         assert dependence_of(rc, "KAZ") == pytest.approx(expected, abs=1e-6)
-        button(rc, "Run").click()
-        seed = rc.find(v.TextField, label="Seed (batch seed; the run shown is replicate 0)")
-        seed.widget.v_model = "-5"
-        seed.widget.fire_event("focusout", None)  # the field commits on leaving it
+        click(rc, "Run", changes=False)  # the same run as the one shown
+        commit(rc, "Seed (batch seed; the run shown is replicate 0)", "-5")
         assert any("seed = -5: a whole number in [0, 2^63)" in m for m in messages(rc))
         assert button(rc, "Run").disabled
         assert dependence_of(rc, "KAZ") == pytest.approx(expected, abs=1e-6)  # the run stays
@@ -375,13 +441,57 @@ def test_save_button_writes_a_scenario_that_loads(scenario_folder):
     _, rc = render(scenario_folder / "baseline.toml")
     try:
         slider(rc, KAZ).v_model = 4.0
-        rc.find(v.TextField, label="Name (file name, without .toml)").widget.v_model = "mine"
+        commit(rc, "Name (file name, without .toml)", "mine")
         button(rc, "Save settings as scenario").click()
         assert any("Saved" in m and "mine.toml" in m for m in messages(rc))
         assert load_scenario(scenario_folder / "mine.toml").parameters[KAZ].value == 4.0
         assert "mine.toml" in rc.find(v.Select).widget.items
         button(rc, "Save settings as scenario").click()  # again: refused, not overwritten
         assert any("exists already" in m for m in messages(rc))
+    finally:
+        rc.close()
+
+
+def test_an_empty_or_bad_save_name_is_refused_in_the_page(scenario_folder):
+    _, rc = render(scenario_folder / "baseline.toml")
+    try:
+        slider(rc, KAZ).v_model = 4.0
+        for name, message in (("", "give the new scenario a name"), ("..", "a name of letters")):
+            commit(rc, "Name (file name, without .toml)", name)
+            button(rc, "Save settings as scenario").click()
+            assert any(message in m for m in messages(rc))
+        assert sorted(p.name for p in scenario_folder.iterdir()) == [
+            "baseline-prior.toml",
+            "baseline.toml",
+        ]
+    finally:
+        rc.close()
+
+
+def test_a_slider_reset_restores_the_scenarios_value_and_nothing_is_saved(scenario_folder):
+    key = "states.KGZ.balancing_propensity"
+    _, rc = render(scenario_folder / "baseline.toml")
+    try:
+        own = current_value(load_scenario(scenario_folder / "baseline.toml"), key)
+        slider(rc, key).v_model = 3.0
+        wrapper = rc.find(v.Html, class_=f"mv-slider mv-slider-{key.replace('.', '-')}")
+        wrapper.find(v.Btn, children=["reset"]).widget.click()
+        assert slider(rc, key).v_model == round(own, 2)
+        slider(rc, key).v_model = 3.0
+        slider(rc, key).v_model = round(own, 2)  # back by hand, onto the grid's nearest stop
+        button(rc, "Save settings as scenario").click()
+        assert any("nothing to save" in m for m in messages(rc))
+    finally:
+        rc.close()
+
+
+def test_a_step_on_a_finished_run_does_nothing_and_says_so():
+    _, rc = render()
+    try:
+        click(rc, "Run", changes=False)  # the scenario's own run, to its end
+        click(rc, "+1 month", changes=False)
+        assert "Dependence 2021-12" in summary(rc)
+        assert any("The run has reached 2021-12" in m for m in messages(rc))
     finally:
         rc.close()
 
