@@ -937,16 +937,25 @@ def ParameterSlider(
         )
 
 
-@solara.component_vue("commit_field.vue")
+@solara.component
 def CommitField(
     label: str, value: str, event_commit: Callable[[str], None], css: str = "", error: str = ""
 ):
-    """A text field whose text reaches the server whole, with its commit (Enter or leaving it).
+    """A text field whose text reaches the server whole, when it is committed (Enter or leaving
+    the field), never key by key.
 
-    Solara's own fields sync their text as the user types; while the server is busy the
-    browser holds those updates back but sends events at once, so a commit (or a click on a
-    button) could act on the first character only. This field sends its text with the event.
+    The computations run outside the event handlers (``solara.lab.use_task``), so the server
+    takes a commit at once even while a run computes; the action buttons are disabled while
+    busy, so no action can run on text not yet committed.
     """
+    solara.InputText(
+        label,
+        value=value,
+        on_value=event_commit,
+        continuous_update=False,
+        error=error or False,
+        classes=[css] if css else [],
+    )
 
 
 @solara.component

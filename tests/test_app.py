@@ -19,7 +19,6 @@ import sys
 import time
 import urllib.request
 
-import ipyvue
 import ipyvuetify as v
 import ipywidgets
 import numpy as np
@@ -343,8 +342,10 @@ def click(rc, label: str, *, changes: bool = True) -> None:
 
 
 def commit(rc, label: str, text: str) -> None:
-    """Type ``text`` into a text field and leave it (the field sends its text with the commit)."""
-    rc.find(ipyvue.VueTemplate, label=label).widget.vue_commit(text)
+    """Type ``text`` into a text field and leave it (its value is taken when it loses focus)."""
+    field = rc.find(v.TextField, label=label).widget
+    field.v_model = text
+    field.fire_event("focusout")
 
 
 def messages(rc) -> list[str]:
@@ -620,11 +621,6 @@ def test_end_to_end_slider_and_run_change_the_trajectory_view(chromium, served, 
             browser.close()
 
 
-@pytest.mark.xfail(
-    reason="CommitField (the Vue seed and name field) renders in component tests but not yet "
-    "in the served page: the field is missing there (issue 18, open)",
-    strict=True,
-)
 def test_end_to_end_text_typed_while_busy_reaches_the_server_whole(chromium, served):
     from playwright.sync_api import expect, sync_playwright
 
