@@ -14,10 +14,12 @@ one-line :class:`~model.scenario.ScenarioError` message), runs one seed or an en
 the figures (matplotlib's object API, no pyplot) and writes the scenario file; tests call it
 without a browser. Thin Solara components on top (:func:`Page`) hold the page's state.
 
-Runs, steps and ensembles are computed in a background thread: the page shows what it computes
-(the seed and the number of values changed) and ignores the action buttons until it is done.
-The seed and save-name fields send their whole text with each commit (:func:`CommitField`), so
-text typed while the page is busy is never cut short.
+Runs, steps and ensembles are computed in a background thread, one after another: the page
+shows what it computes (the seed and the number of values changed) and what waits; a button
+pressed meanwhile queues its action with the settings of the moment (:func:`queue_action`
+merges repeated presses), so no press is lost and none is fatal. The seed and save-name fields
+send their whole text with each commit (:func:`CommitField`), so text typed while the page is
+busy is never cut short.
 
 Seeds follow ``multivector run``: the dashboard's seed is the batch seed, the run shown is its
 replicate 0 and the ensemble its replicates 0-49, so ``multivector run FILE --seed S --runs 50``
@@ -32,6 +34,7 @@ import math
 import os
 import re
 import sys
+import threading
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -435,6 +438,70 @@ class Simulation:
                 break
             self.model.step()
         return trajectory(self.model, self.seed, self.overrides)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One press of Run, Restart, a step button or Ensemble, with the settings it was pressed with.
+
+    Attributes
+    ----------
+    kind : ``"run"`` (to the end), ``"restart"`` (to the first month), ``"step"`` (continue the
+        run being stepped) or ``"ensemble"``
+    scenario : the validated scenario of the settings at the press
+    seed : the dashboard seed at the press
+    settings : the dashboard's overrides at the press (key path -> value, sorted)
+    months : months a step advances (0 for the others)
+    """
+
+    kind: str
+    scenario: Scenario
+    seed: int
+    settings: tuple[tuple[str, Any], ...]
+    months: int = 0
+
+    def describe(self) -> str:
+        """What the page says while it computes the action."""
+        what = {
+            "run": "the run",
+            "restart": "the first month",
+            "ensemble": f"{ENSEMBLE_RUNS} runs",
+        }.get(self.kind, f"{self.months} month{'s' * (self.months != 1)}")
+        return f"Computing {what}: {used_values(self.seed, dict(self.settings))}"
+
+
+QUEUE_LENGTH = 8
+"""The most actions that wait for the one being computed; later presses are dropped."""
+
+
+def queue_action(queue: list[Action], action: Action) -> list[Action]:
+    """``queue`` with ``action`` added, merged with the last waiting action where it can be.
+
+    Presses made while the page computes wait their turn, in order, so none is lost and none
+    runs on settings other than those it was pressed with. A step after a waiting step adds
+    its months to it (ten quick "+1 year" are one step of 120 months); a press repeating the
+    last waiting action (same kind, same settings) is that action. A full queue
+    (:data:`QUEUE_LENGTH`) keeps what it has.
+    """
+    if queue:
+        last = queue[-1]
+        same = (last.scenario, last.seed, last.settings) == (
+            action.scenario,
+            action.seed,
+            action.settings,
+        )
+        if action.kind == last.kind == "step":
+            return [
+                *queue[:-1],
+                Action(
+                    "step", last.scenario, last.seed, last.settings, last.months + action.months
+                ),
+            ]
+        if same and action.kind == last.kind:
+            return list(queue)
+    if len(queue) >= QUEUE_LENGTH:
+        return list(queue)
+    return [*queue, action]
 
 
 @dataclass(frozen=True, eq=False)
@@ -945,8 +1012,8 @@ def CommitField(
     the field), never key by key.
 
     The computations run outside the event handlers (``solara.lab.use_task``), so the server
-    takes a commit at once even while a run computes; the action buttons are disabled while
-    busy, so no action can run on text not yet committed.
+    takes a commit at once even while a run computes. Pressing a button first takes the focus
+    from the field, so its commit reaches the server before the press.
     """
     solara.InputText(
         label,
@@ -1031,23 +1098,79 @@ def Dashboard(initial: str):
         [shown, compare, bands],
     )
 
-    def compute(action: Callable[[], None]) -> None:
-        action()
+    # One worker thread per page computes the queued actions in order: the page stays
+    # responsive (and shows what it computes) meanwhile, and presses made while it is busy wait
+    # their turn instead of being lost (see queue_action).
+    lock = solara.use_memo(threading.Lock, [])
+    queue = solara.use_ref([])  # the Actions waiting, in order
+    working = solara.use_ref(False)  # whether the worker is (about to be) running
+    status = solara.use_reactive(None)  # (what is computed, actions waiting) while busy
 
-    # runs in a thread: the page stays responsive (and shows that it is busy) while it computes
-    job = solara.lab.use_task(compute, dependencies=None, prefer_threaded=True)
-    busy = job.pending
-    working_on = solara.use_reactive("")  # what the job computes, shown while it is busy
-
-    def start(what: str, action: Callable[[], None]) -> None:
-        """Compute ``action`` in the background; clicks while a job runs are ignored."""
-        if job.pending:
+    def perform(action: Action) -> None:
+        overrides_then = dict(action.settings)
+        if action.kind == "step" and simulation.current is not None:
+            if simulation.current.finished:
+                notice.set(("info", finished_message(run.value)))
+                return
+            run.set(simulation.current.advance(action.months))
             return
-        working_on.set(what)
-        job(action)
+        simulation.current = Simulation.start(action.scenario, action.seed, overrides_then)
+        months = {"restart": 0, "step": action.months}.get(action.kind)
+        run.set(simulation.current.advance(months))
+        if action.kind == "ensemble":
+            ensemble.set(run_ensemble(action.scenario, action.seed, ENSEMBLE_RUNS, overrides_then))
+
+    def work() -> None:
+        while True:
+            with lock:
+                if not queue.current:
+                    working.current = False
+                    status.set(None)
+                    return
+                action, *queue.current = queue.current
+                status.set((action.describe(), len(queue.current)))
+            try:
+                perform(action)
+            except Exception as problem:  # shown on the page: a failed action is never fatal
+                notice.set(("error", f"{action.describe()} failed: {problem}"))
+
+    job = solara.lab.use_task(work, dependencies=None, prefer_threaded=True, raise_error=False)
+
+    def settings_now() -> tuple[Scenario | None, Any]:
+        """The scenario and seed of the values as they are now.
+
+        An event handler is the closure of the last render, which may not yet show a value
+        committed just before (a commit arrives as the focus leaves a field for the button
+        pressed, often while the worker is rendering): handlers read the values themselves.
+        """
+        try:
+            base_now = load_base(path.value)
+        except ScenarioError:
+            return None, None
+        seed_now = base_now.seed if seed.value is None else seed.value
+        return try_settings(base_now, overrides.value, seed_now)[0], seed_now
+
+    def press(kind: str, months: int = 0) -> None:
+        """Queue an action with the settings as they are now; start the worker if idle."""
+        scenario_now, seed_now = settings_now()
+        if scenario_now is None:
+            return
+        action = Action(kind, scenario_now, seed_now, _settings_key(overrides.value), months)
+        notice.set(None)
+        with lock:
+            queue.current = queue_action(queue.current, action)
+            if working.current:
+                if status.value is not None:
+                    status.set((status.value[0], len(queue.current)))
+                return
+            working.current = True
+            status.set((action.describe(), len(queue.current) - 1))
+        job()
+
+    busy = status.value is not None
 
     def pick(name: str):
-        if job.pending:
+        if status.value is not None:
             return
         path.set(str(files[name]))
         overrides.set({})
@@ -1058,56 +1181,20 @@ def Dashboard(initial: str):
         simulation.current = None
 
     def set_value(key: str, value: Any):
-        overrides.set(set_override(base, overrides.value, key, value))
+        overrides.set(set_override(load_base(path.value), overrides.value, key, value))
 
     def reset_values():
         overrides.set({})
         seed.set(None)
 
-    def advance(months: int | None, restart: bool):
-        """Restart with the current settings (or continue), then step; None steps to the end.
-
-        A finished run stays as it is (with a message): only Run and Restart start anew.
-        """
-        current = simulation.current
-        if not restart and current is not None and current.finished:
-            notice.set(("info", finished_message(run.value)))
-            return
-        if scenario is None:
-            return
-        notice.set(None)
-        if restart or current is None:
-            current = Simulation.start(scenario, seed_value, overrides.value)
-        what = "the run" if months is None else f"{months} month{'s' * (months != 1)}"
-
-        def step():
-            simulation.current = current
-            run.set(current.advance(months))
-
-        start(f"Computing {what}: {used_values(seed_value, overrides.value)}", step)
-
-    def do_ensemble():
-        if scenario is None:
-            return
-        chosen, settings = scenario, dict(overrides.value)
-
-        def both():
-            simulation.current = Simulation.start(chosen, seed_value, settings)
-            run.set(simulation.current.advance(None))
-            ensemble.set(run_ensemble(chosen, seed_value, ENSEMBLE_RUNS, settings))
-
-        notice.set(None)
-        start(f"Computing {ENSEMBLE_RUNS} runs: {used_values(seed_value, overrides.value)}", both)
-
     suggested_name = "" if base is None else f"{base.name}-dashboard"
     name_value = suggested_name if save_name.value is None else save_name.value
 
     def do_save():
-        if job.pending:
-            return
-        name = name_value
+        _, seed_now = settings_now()
+        name = suggested_name if save_name.value is None else save_name.value
         try:
-            saved = save_settings(path.value, overrides.value, seed_value, name)
+            saved = save_settings(path.value, overrides.value, seed_now, name)
         except SaveError as problem:
             notice.set(("error", str(problem)))
             return
@@ -1118,7 +1205,7 @@ def Dashboard(initial: str):
         None if scenario is None else (scenario.file, _settings_key(overrides.value), seed_value)
     )
     stale = shown is not None and current_key is not None and shown.key() != current_key
-    blocked = scenario is None or busy
+    blocked = scenario is None
 
     solara.Style(_CSS)
     solara.Title("multivector dashboard")
@@ -1139,33 +1226,33 @@ def Dashboard(initial: str):
         with solara.Row(gap="6px"):
             solara.Button(
                 "Run",
-                on_click=lambda: advance(None, restart=True),
+                on_click=lambda: press("run"),
                 color="primary",
                 disabled=blocked,
                 classes=["mv-run"],
             )
             solara.Button(
                 f"Ensemble ({ENSEMBLE_RUNS} seeds)",
-                on_click=do_ensemble,
+                on_click=lambda: press("ensemble"),
                 disabled=blocked,
                 classes=["mv-ensemble"],
             )
         with solara.Row(gap="2px"):
             solara.Button(
                 "Restart",
-                on_click=lambda: advance(0, restart=True),
+                on_click=lambda: press("restart"),
                 disabled=blocked,
                 text=True,
             )
             solara.Button(
                 "+1 month",
-                on_click=lambda: advance(1, restart=False),
+                on_click=lambda: press("step", 1),
                 disabled=blocked,
                 text=True,
             )
             solara.Button(
                 "+1 year",
-                on_click=lambda: advance(12, restart=False),
+                on_click=lambda: press("step", 12),
                 disabled=blocked,
                 text=True,
             )
@@ -1215,8 +1302,9 @@ def Dashboard(initial: str):
         with solara.Column(gap="4px", classes=["mv-messages"]):
             if busy:
                 with solara.Row(gap="8px", classes=["mv-busy"]):
+                    what, waiting = status.value
                     solara.ProgressLinear(True)
-                    solara.Text(working_on.value)
+                    solara.Text(what + (f" ({waiting} more waiting)" if waiting else ""))
             if error:
                 solara.Error(f"Cannot run these settings: {error}", classes=["mv-error"])
             if shown is None:
