@@ -21,6 +21,10 @@ merges repeated presses), so no press is lost and none is fatal. The seed and sa
 send their whole text with each commit (:func:`CommitField`), so text typed while the page is
 busy is never cut short.
 
+The settings (scenario, seed, every value changed) live in the page's URL
+(:func:`settings_query`): a reload keeps them, a copied link opens them, and the browser's back
+button returns to the previous ones.
+
 Seeds follow ``multivector run``: the dashboard's seed is the batch seed, the run shown is its
 replicate 0 and the ensemble its replicates 0-49, so ``multivector run FILE --seed S --runs 50``
 reproduces the ensemble exactly.
@@ -36,6 +40,7 @@ import re
 import sys
 import threading
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -289,6 +294,44 @@ def parse_seed(text: str) -> int | str:
     """The seed typed: a whole number, or the text itself (which :func:`check_seed` refuses)."""
     text = str(text).strip()
     return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else text
+
+
+def settings_query(scenario: str, seed: Any, overrides: Mapping[str, Any]) -> str:
+    """The page's settings as a URL query: ``scenario=...&seed=...&<key path>=<value>...``.
+
+    ``scenario`` is the picker's label (a path relative to the folder of the scenario opened
+    first); ``seed`` None (the scenario's own) is left out, as are values equal to the
+    scenario's own (they are not in ``overrides``). :func:`parse_query` reads it back.
+    """
+    pairs = [("scenario", scenario)]
+    if seed is not None:
+        pairs.append(("seed", str(seed)))
+    for key, value in sorted(overrides.items()):
+        pairs.append((key, _toml(value) if isinstance(value, bool | int | float) else str(value)))
+    return urllib.parse.urlencode(pairs, safe="/")
+
+
+def parse_query(query: str | None) -> tuple[str | None, Any, dict[str, Any]]:
+    """The settings of a URL query, as ``(scenario label or None, seed or None, overrides)``.
+
+    Nothing is validated here: a value that is not a number (or ``true`` / ``false``) is kept
+    as text, so the page shows why it cannot run it (:func:`apply_settings`), as it does for
+    an unknown key path. The page opens only a scenario its picker lists.
+    """
+    scenario, seed, overrides = None, None, {}
+    for key, text in urllib.parse.parse_qsl(query or "", keep_blank_values=True):
+        if key == "scenario":
+            scenario = text
+        elif key == "seed":
+            seed = parse_seed(text)
+        elif text in ("true", "false"):
+            overrides[key] = text == "true"
+        else:
+            try:
+                overrides[key] = float(text)
+            except ValueError:
+                overrides[key] = text
+    return scenario, seed, overrides
 
 
 def check_seed(seed: Any) -> str | None:
@@ -1036,15 +1079,8 @@ def FigureView(figure: Figure, name: str):
 def Dashboard(initial: str):
     """The whole page; ``initial`` is the scenario file opened first."""
     initial_path = Path(initial)
+    router = solara.use_router()
     revision = solara.use_reactive(0)  # bumped when a scenario file is saved
-    path = solara.use_reactive(str(initial_path))
-    seed = solara.use_reactive(None)  # None: the scenario's run.seed
-    overrides = solara.use_reactive({})
-    run = solara.use_reactive(None)  # the Trajectory shown once the user ran or stepped
-    ensemble = solara.use_reactive(None)
-    save_name = solara.use_reactive(None)  # None: the suggested name, shown in the field
-    notice = solara.use_reactive(None)  # (kind, text) after saving or stepping
-    simulation = solara.use_ref(None)  # the Simulation being stepped
 
     def list_files():
         """Picker label (path relative to the opened scenario's folder) -> path."""
@@ -1055,6 +1091,52 @@ def Dashboard(initial: str):
         return files
 
     files = solara.use_memo(list_files, [initial, revision.value])
+
+    def from_url(query: str | None) -> tuple[str, Any, dict[str, Any]]:
+        """The path, seed and overrides a URL query asks for (a scenario the picker lists)."""
+        label, seed_asked, values = parse_query(query)
+        return str(files.get(label, initial_path)), seed_asked, values
+
+    # the settings live in the URL (settings_query), so a reload or a shared link shows them
+    first = solara.use_memo(lambda: from_url(router.search), [])
+    path = solara.use_reactive(first[0])
+    seed = solara.use_reactive(first[1])  # None: the scenario's run.seed
+    overrides = solara.use_reactive(first[2])
+    run = solara.use_reactive(None)  # the Trajectory shown once the user ran or stepped
+    ensemble = solara.use_reactive(None)
+    save_name = solara.use_reactive(None)  # None: the suggested name, shown in the field
+    notice = solara.use_reactive(None)  # (kind, text) after saving or stepping
+    simulation = solara.use_ref(None)  # the Simulation being stepped
+
+    label = next((k for k, f in files.items() if str(f) == path.value), Path(path.value).name)
+    query = settings_query(label, seed.value, overrides.value)
+
+    def url_to_settings():
+        """Take the settings of a URL the browser went to (back, forward), not of our own."""
+        if not router.search or router.search == query:
+            return
+        path_asked, seed_asked, values = from_url(router.search)
+        if path_asked != path.value:
+            open_scenario(path_asked)
+        seed.set(seed_asked)
+        overrides.set(values)
+
+    def settings_to_url():
+        if router.set_path is not None and router.search != query:
+            router.push(f"{router.path}?{query}")
+
+    solara.use_effect(url_to_settings, [router.search])
+    solara.use_effect(settings_to_url, [query])
+
+    def open_scenario(new_path: str) -> None:
+        """Show another scenario file, with its own values."""
+        path.set(new_path)
+        overrides.set({})
+        seed.set(None)
+        run.set(None)
+        ensemble.set(None)
+        notice.set(None)
+        simulation.current = None
 
     def load():
         try:
@@ -1170,15 +1252,8 @@ def Dashboard(initial: str):
     busy = status.value is not None
 
     def pick(name: str):
-        if status.value is not None:
-            return
-        path.set(str(files[name]))
-        overrides.set({})
-        seed.set(None)
-        run.set(None)
-        ensemble.set(None)
-        notice.set(None)
-        simulation.current = None
+        if status.value is None:
+            open_scenario(str(files[name]))
 
     def set_value(key: str, value: Any):
         overrides.set(set_override(load_base(path.value), overrides.value, key, value))

@@ -24,7 +24,7 @@ import ipywidgets
 import numpy as np
 import pytest
 import solara
-from solara.widgets import HTML
+from solara.widgets import HTML, Navigator
 
 from experiments.app import (
     QUEUE_LENGTH,
@@ -41,6 +41,7 @@ from experiments.app import (
     current_value,
     dependence_figure,
     key_events,
+    parse_query,
     parse_seed,
     queue_action,
     run_ensemble,
@@ -48,6 +49,7 @@ from experiments.app import (
     save_settings,
     scenario_files,
     set_override,
+    settings_query,
     shares_figure,
     simplex_figure,
     simplex_xy,
@@ -205,6 +207,24 @@ def test_presses_while_busy_wait_in_order_and_repeats_merge(baseline):
     full = [Action("restart", baseline, seed, ()) for seed in range(QUEUE_LENGTH)]
     assert queue_action(full, run) == full
     assert "120 months: seed 7, the scenario's own values" in queue[0].describe()
+
+
+def test_settings_go_into_the_url_and_back():
+    values = {KAZ: 3.69, "events.bri_2013.enabled": False}
+    query = settings_query("what-ifs/a b.toml", 5, values)
+    assert query == (
+        "scenario=what-ifs/a+b.toml&seed=5"
+        "&events.bri_2013.enabled=false&states.KAZ.balancing_propensity=3.69"
+    )
+    assert parse_query(query) == ("what-ifs/a b.toml", 5, values)
+    assert parse_query("scenario=baseline.toml") == ("baseline.toml", None, {})
+    assert parse_query(None) == (None, None, {})
+    # not validated here: the page shows why it cannot run these
+    assert parse_query("seed=x&states.KAZ.balancing_propensity=lots") == (
+        None,
+        "x",
+        {KAZ: "lots"},
+    )
 
 
 def test_simplex_projection_puts_poles_at_the_corners():
@@ -544,6 +564,30 @@ def test_quick_presses_while_busy_are_all_computed_in_order():
         rc.close()
 
 
+def test_the_page_takes_its_settings_from_the_url_and_keeps_them_there():
+    link = f"/?scenario=baseline.toml&seed=5&events.bri_2013.enabled=false&{KAZ}=3.0"
+    page = solara.AppLayout(children=[Dashboard(initial=str(BASELINE))])
+    _, rc = solara.render(solara.RoutingProvider(children=[page], pathname=link))
+    try:
+        assert slider(rc, KAZ).v_model == 3.0
+        assert (
+            rc.find(
+                v.TextField, label="Seed (batch seed; the run shown is replicate 0)"
+            ).widget.v_model
+            == "5"
+        )
+        bri = rc.find(v.Checkbox, label="2013-09 China proposes the Belt and Road").widget
+        assert bri.v_model is False
+        url = rc.find(Navigator).widget
+        slider(rc, KAZ).v_model = 4.0
+        assert url.location == link.replace("=3.0", "=4.0")
+        url.location = "/?scenario=no-balancing.toml"  # the browser's back button, say
+        assert slider(rc, KAZ).v_model == 0.0 and not messages(rc)
+        assert url.location == "/?scenario=no-balancing.toml"
+    finally:
+        rc.close()
+
+
 def test_a_broken_scenario_file_shows_its_error(tmp_path):
     (tmp_path / "broken.toml").write_text("extends = 'nowhere.toml'\n")
     _, rc = render(tmp_path / "broken.toml")
@@ -666,6 +710,44 @@ def test_end_to_end_slider_and_run_change_the_trajectory_view(chromium, served, 
             error.wait_for(state="detached")
             expect(page.locator(".mv-run")).to_be_enabled()
             page.screenshot(path=tmp_path / "dashboard-after-error.png", full_page=True)
+        finally:
+            browser.close()
+
+
+def test_end_to_end_settings_survive_a_reload_and_open_from_a_link(chromium, served):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(served)
+            page.locator('.mv-summary tr[data-state="KAZ"]').wait_for(timeout=30_000)
+            page.get_by_role("slider", name="Kazakhstan balancing propensity").focus()
+            page.keyboard.press("PageUp")  # 1.60 -> 3.60
+            field = page.get_by_label("Seed (batch seed; the run shown is replicate 0)")
+            field.fill("1234")
+            field.press("Enter")
+            expect(page).to_have_url(
+                re.compile(r"seed=1234&states\.KAZ\.balancing_propensity=3\.6")
+            )
+            kaz = page.locator(".mv-slider-states-KAZ-balancing_propensity .mv-value")
+            expected = kaz.inner_text()
+            assert "(was " in expected
+
+            page.reload()  # it used to lose every setting
+            page.locator('.mv-summary tr[data-state="KAZ"]').wait_for(timeout=30_000)
+            expect(kaz).to_have_text(expected)
+            expect(field).to_have_value("1234")
+
+            other = browser.new_page(viewport={"width": 1280, "height": 800})
+            other.goto(page.url)  # the link, shared
+            other.locator('.mv-summary tr[data-state="KAZ"]').wait_for(timeout=30_000)
+            expect(
+                other.locator(".mv-slider-states-KAZ-balancing_propensity .mv-value")
+            ).to_have_text(expected)
+            other.locator(".mv-run").click()
+            expect(other.locator(".mv-muted").first).to_contain_text("seed 1234 · 1 value changed")
         finally:
             browser.close()
 
