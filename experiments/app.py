@@ -11,7 +11,8 @@ setting becomes a batch with ``multivector run``.
 
 The module has two layers. A pure-Python core turns settings into a validated scenario (or the
 one-line :class:`~model.scenario.ScenarioError` message), runs one seed or an ensemble, builds
-the figures (matplotlib's object API, no pyplot) and writes the scenario file; tests call it
+the charts (ECharts options: plain dicts the browser draws, with hover values, zoom and PNG
+export) and writes the scenario file; tests call it
 without a browser. Thin Solara components on top (:func:`Page`) hold the page's state.
 
 Runs, steps and ensembles are computed in a background thread, one after another: the page
@@ -48,17 +49,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import matplotlib as mpl
 import numpy as np
 import solara
-from matplotlib import patheffects
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.ticker import MultipleLocator
 
 from experiments.batch import compile_in_background, replicate_seeds
-from experiments.figures import OKABE_ITO, STYLE, draw_simplex_frame, simplex_xy
+from experiments.figures import simplex_xy
 from experiments.tables import measure_batch
 from model.ensemble import compiled_already, simulate_ensemble
 from model.model import MultivectorModel
@@ -75,7 +70,7 @@ __all__ = [
     "apply_settings",
     "check_save_name",
     "controls",
-    "dependence_figure",
+    "dependence_chart",
     "key_events",
     "run_ensemble",
     "run_title",
@@ -83,10 +78,11 @@ __all__ = [
     "scenario_files",
     "serve",
     "serve_command",
-    "shares_figure",
+    "shares_chart",
     "shown_path",
-    "simplex_figure",
+    "simplex_chart",
     "single_run",
+    "summary_csv",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,8 +106,6 @@ KEY_EVENTS = (
 SAVE_NAME_LENGTH = 60
 """The longest name a saved scenario (and its file, without ``.toml``) may have."""
 _SAVE_NAME = re.compile(r"[A-Za-z0-9_-]+")
-_DEFAULT_COLOUR = OKABE_ITO[0]
-_REFERENCE_COLOUR = "#8c8c8c"
 
 
 # --------------------------------------------------------------------------------------------
@@ -602,185 +596,453 @@ def run_ensemble(
 
 
 # --------------------------------------------------------------------------------------------
-# figures
+# charts: ECharts options (plain JSON-able dicts), drawn in the browser
+
+STATE_COLOURS = ("#1B9E77", "#7570B3", "#E7298A", "#66A61E", "#A6761D", "#E6AB02", "#666666")
+"""States' colours (ColorBrewer Dark2), apart from the powers' and the runs' colours."""
+POWER_COLOURS = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
+"""Powers' colours (Okabe-Ito without black), in the scenario's order of powers."""
+RUN_COLOUR = "#111111"
+"""This run (near black, thick)."""
+LOADED_COLOUR = "#9E9E9E"
+"""The scenario as loaded (grey, dashed)."""
+ENSEMBLE_COLOUR = "#3D6FB6"
+"""The ensemble's median and its 5-95% band."""
+FONT = 14
+"""Text size in the charts, px (readable on a projector at 1280x800)."""
+_EVENT_COLOUR = "#B0B0B0"
 
 
-def _years(dates: np.ndarray) -> np.ndarray:
-    """Months as decimal years (1991-12 -> 1991.917): cheaper axes than dates, same picture."""
-    months = np.asarray(dates).astype("datetime64[M]").astype(np.int64)  # since 1970-01
-    return 1970 + months / 12
+def _finite(values: np.ndarray, decimals: int = 4) -> list:
+    """Values rounded for the browser, non-finite ones as None (JSON has no NaN)."""
+    rounded = np.round(np.asarray(values, dtype=float), decimals)
+    return [None if not math.isfinite(v) else v for v in rounded.tolist()]
 
 
-def _date_axis(ax, scenario: Scenario) -> None:
-    ax.set_xlim(*_years(scenario.dates[[0, -1]]))
-    ax.xaxis.set_major_locator(MultipleLocator(10))
-    ax.xaxis.set_minor_locator(MultipleLocator(5))
-    ax.xaxis.set_major_formatter("{x:.0f}")
-    ax.grid(alpha=0.25)
-    ax.grid(alpha=0.12, which="minor")
+def _series_points(dates: np.ndarray, values: np.ndarray) -> list[list]:
+    return [
+        [d, v] for d, v in zip(np.asarray(dates).astype(str).tolist(), _finite(values), strict=True)
+    ]
 
 
-def _now_line(ax, run: Trajectory) -> None:
+DEPENDENCE_HEIGHT = 560
+"""Heights of the charts, px (their width follows the column)."""
+SHARES_HEIGHT = SIMPLEX_HEIGHT = 470
+
+
+def _panel_layout(n: int, height: int) -> list[dict]:
+    """Grids for ``n`` panels, three a row, with a spare slot for the legend: left and width
+    in percent of the chart's width, top and height in px of its ``height``."""
+    cols, header, title, axis = 3, 56, 26, 30
+    rows = math.ceil((n + 1) / cols)
+    row = (height - header) / rows
+    return [
+        {
+            "left": f"{6 + (k % cols) * 32}%",
+            "width": "26%",
+            "top": round(header + (k // cols) * row + title),
+            "height": round(row - title - axis),
+        }
+        for k in range(n + 1)
+    ]
+
+
+def _panel_titles(texts: list[str], grids: list[dict]) -> list[dict]:
+    return [
+        {
+            "text": text,
+            "left": grid["left"],
+            "top": grid["top"] - 24,
+            "textStyle": {"fontSize": FONT, "fontWeight": "normal"},
+        }
+        for text, grid in zip(texts, grids, strict=False)
+    ]
+
+
+def _legend(names: list[str], grid: dict) -> dict:
+    """A legend in the spare panel ``grid``."""
+    return {
+        "data": names,
+        "orient": "vertical",
+        "left": grid["left"],
+        "top": grid["top"],
+        "itemGap": 8,
+        "textStyle": {"fontSize": FONT},
+    }
+
+
+def _time_axes(scenario: Scenario, n: int) -> list[dict]:
+    first, last = (str(d) for d in scenario.dates[[0, -1]])
+    return [
+        {
+            "type": "time",
+            "gridIndex": k,
+            "min": first,
+            "max": last,
+            "splitNumber": 4,
+            "axisLabel": {"fontSize": FONT - 1, "hideOverlap": True},
+            "splitLine": {"show": True, "lineStyle": {"color": "#EEEEEE"}},
+        }
+        for k in range(n)
+    ]
+
+
+def _event_marks(run: Trajectory) -> dict:
+    """Vertical marks at the scenario's enabled events (named on hover) and at the current
+    month of an unfinished run."""
+    scenario = run.scenario
+    first, last = scenario.start, scenario.start + scenario.n_steps
+    marks = [
+        {"xAxis": str(e.date), "name": f"{e.date} {e.title}"}
+        for e in scenario.events
+        if e.enabled and first <= e.month <= last
+    ]
     if not run.finished:
-        ax.axvline(_years(run.dates[-1:])[0], color="#444444", linewidth=0.8, linestyle=":")
+        marks.append(
+            {
+                "xAxis": run.date,
+                "name": f"now: {run.date}",
+                "lineStyle": {"color": "#444444", "type": "dotted", "width": 1.5},
+            }
+        )
+    return {
+        "symbol": "none",
+        "silent": False,
+        "label": {"show": False},
+        "emphasis": {"label": {"show": True, "formatter": "{b}", "fontSize": FONT - 2}},
+        "lineStyle": {"color": _EVENT_COLOUR, "type": "dashed", "width": 0.8, "opacity": 0.7},
+        "data": marks,
+    }
 
 
-def _panels(n: int, width: float, height: float):
-    cols = 3
-    rows = math.ceil((n + 1) / cols)  # one spare panel for the legend
-    fig = Figure(figsize=(width, height), layout="constrained")
-    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).flat
-    for ax in axes[n:]:
-        ax.set_axis_off()
-    for k, ax in enumerate(axes[:n]):
-        if k + cols >= n:  # no panel below it: show its years
-            ax.xaxis.set_tick_params(labelbottom=True)
-    return fig, list(axes[:n]), axes[n]
+def _common(title: str, n_axes: int, name: str) -> dict:
+    return {
+        "animation": False,
+        "textStyle": {"fontSize": FONT},
+        "title": [{"text": title, "left": "center", "textStyle": {"fontSize": FONT + 2}}],
+        "tooltip": {"trigger": "axis", "textStyle": {"fontSize": FONT - 1}},
+        "toolbox": {
+            "right": 10,
+            "feature": {
+                "dataZoom": {"yAxisIndex": "none", "title": {"zoom": "zoom", "back": "back"}},
+                "restore": {"title": "reset zoom"},
+                "saveAsImage": {"name": name, "title": "save as PNG", "pixelRatio": 2},
+            },
+        },
+        "dataZoom": [{"type": "inside", "xAxisIndex": list(range(n_axes))}],
+    }
 
 
-def dependence_figure(
+def dependence_chart(
     run: Trajectory, reference: Trajectory | None = None, ensemble: Ensemble | None = None
-) -> Figure:
+) -> dict:
     """Each state's dependence (largest partner share) over time, one panel per state.
 
-    ``run`` is drawn up to its current month; ``reference`` (the scenario as loaded, same seed)
-    in grey; ``ensemble`` as its median and 5-95% band.
+    ``run`` is drawn up to its current month (black); ``reference``, the scenario as loaded
+    with the same seed, dashed grey; ``ensemble`` as its median (dashed blue) and 5-95% band
+    (blue, stacked on its 5% line). Events are marked on every time axis (named on hover).
     """
     scenario = run.scenario
-    with mpl.rc_context(STYLE):
-        fig, axes, spare = _panels(len(scenario.states), 10.5, 5.2)
-        years = _years(scenario.dates)
-        for i, (ax, state) in enumerate(zip(axes, scenario.states, strict=True)):
-            if ensemble is not None:
-                low, mid, high = ensemble.dependence[:, :, i]
-                ax.fill_between(years, low, high, color=_DEFAULT_COLOUR, alpha=0.18, linewidth=0)
-                ax.plot(years, mid, color=_DEFAULT_COLOUR, linewidth=1, linestyle="--")
-            if reference is not None:
-                ax.plot(years, reference.dependence[:, i], color=_REFERENCE_COLOUR, linewidth=1)
-            ax.plot(_years(run.dates), run.dependence[:, i], color=_DEFAULT_COLOUR, linewidth=1.8)
-            _now_line(ax, run)
-            ax.set_title(f"{state.name}: {run.dependence[-1, i]:.2f} in {run.date}", fontsize=10)
-            ax.set_ylim(0, 1)
-            _date_axis(ax, scenario)
-        for ax in axes[::3]:
-            ax.set_ylabel("Largest partner share")
-        handles = [Line2D([], [], color=_DEFAULT_COLOUR, linewidth=1.8, label="this run")]
-        if reference is not None:
-            handles.append(
-                Line2D(
-                    [], [], color=_REFERENCE_COLOUR, label=f"{Path(scenario.file).name} as loaded"
-                )
-            )
+    n = len(scenario.states)
+    grids = _panel_layout(n, DEPENDENCE_HEIGHT)
+    option = _common(f"Dependence — {run_title(run)}", n, "dependence")
+    option["title"] += _panel_titles(
+        [
+            f"{s.name}: {run.dependence[-1, i]:.2f} in {run.date}"
+            for i, s in enumerate(scenario.states)
+        ],
+        grids,
+    )
+    option["grid"] = grids[:n]
+    option["xAxis"] = _time_axes(scenario, n)
+    # one range for all panels, fitted to what they show (0-1 would flatten the ensemble band)
+    shown = [run.dependence] + [x.dependence for x in (reference, ensemble) if x is not None]
+    values = np.concatenate([np.ravel(x) for x in shown])
+    values = values[np.isfinite(values)]
+    low, high = (values.min(), values.max()) if values.size else (0.0, 1.0)
+    low, high = max(0.0, math.floor(low * 10) / 10), min(1.0, math.ceil(high * 10) / 10)
+    option["yAxis"] = [
+        {
+            "type": "value",
+            "gridIndex": k,
+            "min": low,
+            "max": max(high, low + 0.1),
+            "name": "largest partner share" if k % 3 == 0 else "",
+            "nameLocation": "middle",
+            "nameGap": 40,
+            "axisLabel": {"fontSize": FONT - 1},
+        }
+        for k in range(n)
+    ]
+    series = []
+    marks = _event_marks(run)
+    for i in range(n):
         if ensemble is not None:
-            handles += [
-                Line2D(
-                    [],
-                    [],
-                    color=_DEFAULT_COLOUR,
-                    linestyle="--",
-                    label=f"median of {ensemble.runs} runs",
-                ),
-                Patch(color=_DEFAULT_COLOUR, alpha=0.18, linewidth=0, label="5-95% of runs"),
+            low, mid, high = ensemble.dependence[:, :, i]
+            common = {"type": "line", "xAxisIndex": i, "yAxisIndex": i, "showSymbol": False}
+            series += [
+                {
+                    **common,
+                    "name": "5% of runs",
+                    "data": _series_points(scenario.dates, low),
+                    "stack": f"band{i}",
+                    "lineStyle": {"width": 0},
+                    "itemStyle": {"color": ENSEMBLE_COLOUR},
+                },
+                {
+                    **common,
+                    "name": "5-95% of runs (width)",
+                    "data": _series_points(scenario.dates, high - low),
+                    "stack": f"band{i}",
+                    "lineStyle": {"width": 0},
+                    "areaStyle": {"color": ENSEMBLE_COLOUR, "opacity": 0.35},
+                    "itemStyle": {"color": ENSEMBLE_COLOUR},
+                },
+                {
+                    **common,
+                    "name": f"median of {ensemble.runs} runs",
+                    "data": _series_points(scenario.dates, mid),
+                    "lineStyle": {"width": 1.5, "type": "dashed", "color": ENSEMBLE_COLOUR},
+                    "itemStyle": {"color": ENSEMBLE_COLOUR},
+                },
             ]
-        spare.legend(handles=handles, loc="center", frameon=False, fontsize=10)
-        spare.text(
-            0.5,
-            0.02,
-            "Share of the largest partner in a state's ties,\n"
-            "weighted over dimensions (0-1; lower = more balanced)",
-            ha="center",
-            va="bottom",
-            fontsize=8.5,
-            color="#555555",
-            transform=spare.transAxes,
+        if reference is not None:
+            series.append(
+                {
+                    "type": "line",
+                    "name": f"{Path(scenario.file).name} as loaded",
+                    "xAxisIndex": i,
+                    "yAxisIndex": i,
+                    "showSymbol": False,
+                    "data": _series_points(scenario.dates, reference.dependence[:, i]),
+                    "lineStyle": {"width": 1.5, "type": "dashed", "color": LOADED_COLOUR},
+                    "itemStyle": {"color": LOADED_COLOUR},
+                }
+            )
+        series.append(
+            {
+                "type": "line",
+                "name": "this run",
+                "xAxisIndex": i,
+                "yAxisIndex": i,
+                "showSymbol": False,
+                "data": _series_points(run.dates, run.dependence[:, i]),
+                "lineStyle": {"width": 2.5, "color": RUN_COLOUR},
+                "itemStyle": {"color": RUN_COLOUR},
+                "markLine": marks,
+                "z": 5,
+            }
         )
-        fig.suptitle(f"Dependence trajectories — {run_title(run)}", fontsize=12)
-    return fig
+    option["series"] = series
+    names = [s for s in dict.fromkeys(x["name"] for x in series) if s != "5% of runs"]
+    option["legend"] = _legend(names, grids[n])
+    return option
 
 
-def shares_figure(run: Trajectory) -> Figure:
+def shares_chart(run: Trajectory) -> dict:
     """Each state's partner shares (dimension-weighted) over time, stacked, one panel per state."""
     scenario = run.scenario
-    colours = [OKABE_ITO[k % len(OKABE_ITO)] for k in range(len(scenario.powers))]
-    with mpl.rc_context(STYLE):
-        fig, axes, spare = _panels(len(scenario.states), 6.0, 4.6)
-        years = _years(run.dates)
-        for i, (ax, state) in enumerate(zip(axes, scenario.states, strict=True)):
-            ax.stackplot(years, run.shares[:, i, :].T, colors=colours, alpha=0.9, linewidth=0)
-            _now_line(ax, run)
-            ax.set_title(state.name, fontsize=10)
-            ax.set_ylim(0, 1)
-            _date_axis(ax, scenario)
-        for ax in axes[::3]:
-            ax.set_ylabel("Share of ties")
-        spare.legend(
-            handles=[
-                Patch(color=c, label=p.name) for c, p in zip(colours, scenario.powers, strict=True)
-            ],
-            loc="center",
-            frameon=False,
-            fontsize=9,
-        )
-        fig.suptitle(f"Partner shares (weighted over dimensions), to {run.date}", fontsize=12)
-    return fig
+    n = len(scenario.states)
+    grids = _panel_layout(n, SHARES_HEIGHT)
+    option = _common(f"Partner shares (weighted over dimensions), to {run.date}", n, "shares")
+    option["title"] += _panel_titles([s.name for s in scenario.states], grids)
+    option["grid"] = grids[:n]
+    option["xAxis"] = _time_axes(scenario, n)
+    option["yAxis"] = [
+        {"type": "value", "gridIndex": k, "min": 0, "max": 1, "axisLabel": {"fontSize": FONT - 1}}
+        for k in range(n)
+    ]
+    marks = _event_marks(run)
+    option["series"] = [
+        {
+            "type": "line",
+            "name": power.name,
+            "xAxisIndex": i,
+            "yAxisIndex": i,
+            "stack": f"shares{i}",
+            "showSymbol": False,
+            "data": _series_points(run.dates, run.shares[:, i, p]),
+            "lineStyle": {"width": 0},
+            "areaStyle": {"opacity": 0.9},
+            "itemStyle": {"color": POWER_COLOURS[p % len(POWER_COLOURS)]},
+            **({"markLine": marks} if p == 0 else {}),
+        }
+        for i in range(n)
+        for p, power in enumerate(scenario.powers)
+    ]
+    option["legend"] = _legend([p.name for p in scenario.powers], grids[n])
+    return option
 
 
-def simplex_figure(run: Trajectory, ensemble: Ensemble | None = None) -> Figure:
-    """The states' paths in the alignment simplex of the scenario's three poles."""
+def _simplex_point(name: str, shares: np.ndarray, names: list[str], x: float, y: float) -> dict:
+    parts = ", ".join(f"{pole} {share:.2f}" for pole, share in zip(names, shares, strict=True))
+    return {"value": [round(float(x), 4), round(float(y), 4)], "name": f"{name}: {parts}"}
+
+
+def simplex_chart(run: Trajectory, ensemble: Ensemble | None = None) -> dict:
+    """The states' paths in the alignment simplex of the scenario's three poles.
+
+    Oriented as the CLI's simplex figures (:data:`experiments.figures.SIMPLEX_CORNERS`: first
+    pole bottom left, second bottom right, third on top) and zoomed to the data, with grid
+    lines every 20% of a pole's share; a point a year, each named with its shares on hover;
+    the ensemble's final positions as small dots above the paths.
+    """
     scenario = run.scenario
     names = [name for name, _ in scenario.alignment.poles]
-    with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(4.6, 4.6), layout="constrained")
-        ax = fig.subplots()
-        ax.set_axis_off()
-        ax.set_aspect("equal")
-        if len(names) != 3:
-            ax.text(
-                0.5, 0.5, f"The simplex needs 3 alignment poles; this scenario has {len(names)}."
+    option = {
+        "animation": False,
+        "textStyle": {"fontSize": FONT},
+        "tooltip": {"trigger": "item", "formatter": "{b}", "textStyle": {"fontSize": FONT - 1}},
+        "toolbox": {
+            "right": 10,
+            "feature": {
+                "restore": {"title": "reset zoom"},
+                "saveAsImage": {"name": "simplex", "title": "save as PNG", "pixelRatio": 2},
+            },
+        },
+    }
+    if len(names) != 3:
+        option["title"] = {
+            "text": f"The simplex needs 3 alignment poles; this scenario has {len(names)}."
+        }
+        return option
+    members = dict(scenario.alignment.poles)
+    labels = [n if len(members[n]) == 1 else f"{n} ({'+'.join(members[n])})" for n in names]
+    option["title"] = {
+        "text": f"Alignment: {' / '.join(labels)}",
+        "subtext": "the poles' shares, renormalised to sum to 1; a point a year",
+        "left": "center",
+        "textStyle": {"fontSize": FONT + 2},
+        "subtextStyle": {"fontSize": FONT - 2},
+    }
+    frame = [
+        {
+            "type": "line",
+            "data": [[x, y] for x, y in zip(*simplex_xy(np.eye(3)[[0, 1, 2, 0]]), strict=True)],
+            "lineStyle": {"color": "#333333", "width": 1},
+            "showSymbol": False,
+            "silent": True,
+            "tooltip": {"show": False},
+        }
+    ]
+    for level in (0.2, 0.4, 0.6, 0.8):
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            ends = np.zeros((2, 3))
+            ends[:, a] = level
+            ends[0, b], ends[1, 3 - a - b] = 1 - level, 1 - level
+            x, y = simplex_xy(ends)
+            frame.append(
+                {
+                    "type": "line",
+                    "data": [[float(x[0]), float(y[0])], [float(x[1]), float(y[1])]],
+                    "lineStyle": {"color": "#DDDDDD", "width": 0.8},
+                    "showSymbol": False,
+                    "silent": True,
+                    "tooltip": {"show": False},
+                }
             )
-            return fig
-        members = dict(scenario.alignment.poles)
-        draw_simplex_frame(
-            ax,
-            [
-                name if len(members[name]) == 1 else f"{name} ({'+'.join(members[name])})"
-                for name in names
+    cx, cy = simplex_xy(np.eye(3))
+    frame.append(
+        {
+            "type": "scatter",
+            "data": [
+                {"value": [float(x), float(y)], "name": label}
+                for x, y, label in zip(cx, cy, labels, strict=True)
             ],
-            fontsize=11,
+            "symbolSize": 1,
+            "silent": True,
+            "label": {
+                "show": True,
+                "formatter": "{b}",
+                "fontWeight": "bold",
+                "fontSize": FONT,
+                "position": "top",
+            },
+        }
+    )
+    yearly = np.unique(np.r_[np.arange(0, run.month + 1, 12), run.month])
+    series, xs, ys = [], [], []
+    for i, state in enumerate(scenario.states):
+        colour = STATE_COLOURS[i % len(STATE_COLOURS)]
+        poles = run.poles[yearly, i]
+        x, y = simplex_xy(poles)
+        xs.append(x)
+        ys.append(y)
+        totals = poles.sum(axis=-1, keepdims=True)
+        shares = np.divide(poles, totals, out=np.full_like(poles, 1 / 3), where=totals > 0)
+        points = [
+            _simplex_point(f"{state.name} {run.dates[m]}", shares[k], names, x[k], y[k])
+            for k, m in enumerate(yearly)
+        ]
+        series.append(
+            {
+                "type": "line",
+                "name": state.name,
+                "data": points,
+                "symbol": "circle",
+                "symbolSize": 5,
+                "lineStyle": {"color": colour, "width": 2},
+                "itemStyle": {"color": colour},
+                "endLabel": {
+                    "show": True,
+                    "formatter": state.id,
+                    "color": colour,
+                    "fontWeight": "bold",
+                    "fontSize": FONT - 1,
+                },
+                "z": 3,
+            }
         )
-        yearly = np.unique(np.r_[np.arange(0, run.month + 1, 12), run.month])  # smoother paths
-        outline = [patheffects.withStroke(linewidth=2.5, foreground="white")]
-        for i, state in enumerate(scenario.states):
-            colour = OKABE_ITO[i % len(OKABE_ITO)]
-            if ensemble is not None:
-                ex, ey = simplex_xy(ensemble.final_poles[:, i])
-                ax.scatter(ex, ey, s=9, color=colour, alpha=0.35, linewidth=0)
-            x, y = simplex_xy(run.poles[yearly, i])
-            ax.plot(x, y, color=colour, linewidth=1.4, alpha=0.9, label=state.name)
-            ax.scatter(x[:1], y[:1], s=30, facecolor="white", edgecolor=colour, zorder=3)
-            ax.scatter(x[-1:], y[-1:], s=45, color=colour, edgecolor="white", zorder=4)
-            ax.annotate(
-                state.id,
-                (x[-1], y[-1]),
-                xytext=(6, 4),
-                textcoords="offset points",
-                fontsize=9,
-                fontweight="bold",
-                color=colour,
-                path_effects=outline,
-                zorder=5,
-            )
-        ax.legend(loc="upper left", frameon=False, fontsize=9, bbox_to_anchor=(0.0, 1.0))
-        note = f"○ {scenario.dates[0]}   ● {run.date}   (a point a year; grid every 20%)"
         if ensemble is not None:
-            note += f"\ndots: the {ensemble.runs} runs' positions in {scenario.dates[-1]}"
-        ax.text(0.5, -0.09, note, ha="center", va="top", fontsize=9, color="#555555")
-        ax.set_ylim(-0.2, None)
-        fig.suptitle(
-            f"Alignment: {' / '.join(names)}\n(the poles' shares, renormalised to sum to 1)",
-            fontsize=11,
-        )
-    return fig
+            ex, ey = simplex_xy(ensemble.final_poles[:, i])
+            xs.append(ex)
+            ys.append(ey)
+            series.append(
+                {
+                    "type": "scatter",
+                    "name": state.name,
+                    "data": [
+                        {
+                            "value": [round(float(a), 4), round(float(b), 4)],
+                            "name": f"{state.name}: a run of {ensemble.runs}, {scenario.dates[-1]}",
+                        }
+                        for a, b in zip(ex, ey, strict=True)
+                    ],
+                    "symbolSize": 6,
+                    "itemStyle": {
+                        "color": colour,
+                        "opacity": 0.6,
+                        "borderColor": "#FFFFFF",
+                        "borderWidth": 0.5,
+                    },
+                    "z": 4,
+                }
+            )
+    # zoomed to the data, with equal scales on both axes (the container is square)
+    x_all, y_all = np.concatenate(xs), np.concatenate(ys)
+    finite = np.isfinite(x_all) & np.isfinite(y_all)
+    if finite.any():
+        x_lo, x_hi = float(x_all[finite].min()), float(x_all[finite].max())
+        y_lo, y_hi = float(y_all[finite].min()), float(y_all[finite].max())
+    else:
+        x_lo, x_hi, y_lo, y_hi = 0.0, 1.0, 0.0, float(cy[2])
+    span = max(x_hi - x_lo, y_hi - y_lo, 0.15) * 1.25
+    mid_x, mid_y = (x_lo + x_hi) / 2, (y_lo + y_hi) / 2
+    axis = {"show": False, "type": "value", "scale": True}
+    option["grid"] = {"left": "8%", "right": "8%", "top": 80, "bottom": 50}
+    option["xAxis"] = {**axis, "min": round(mid_x - span / 2, 4), "max": round(mid_x + span / 2, 4)}
+    option["yAxis"] = {**axis, "min": round(mid_y - span / 2, 4), "max": round(mid_y + span / 2, 4)}
+    option["dataZoom"] = [
+        {"type": "inside", "xAxisIndex": 0, "filterMode": "none"},
+        {"type": "inside", "yAxisIndex": 0, "filterMode": "none"},
+    ]
+    option["legend"] = {
+        "data": [s.name for s in scenario.states],
+        "bottom": 0,
+        "textStyle": {"fontSize": FONT},
+    }
+    option["series"] = frame + series
+    return option
 
 
 def summary_html(run: Trajectory, reference: Trajectory | None, ensemble: Ensemble | None) -> str:
@@ -818,6 +1080,32 @@ def summary_html(run: Trajectory, reference: Trajectory | None, ensemble: Ensemb
         + "".join(rows)
         + "</tbody></table>"
     )
+
+
+def summary_csv(run: Trajectory, reference: Trajectory | None, ensemble: Ensemble | None) -> str:
+    """The summary table as CSV (one row a state), with the seed and the values changed."""
+    scenario = run.scenario
+    last = run.month
+    head = ["state", "date", "dependence", "largest_partner"]
+    if reference is not None:
+        head.append("dependence_as_loaded")
+    if ensemble is not None:
+        head += [f"final_median_{ensemble.runs}_runs", "final_p05", "final_p95"]
+    lines = [
+        f"# {scenario.file}: seed {run.seed}, {_changed(len(run.settings))}"
+        + "".join(f"; {key} = {value}" for key, value in run.settings),
+        ",".join(head),
+    ]
+    for i, state in enumerate(scenario.states):
+        partner = scenario.powers[int(np.argmax(run.shares[last, i]))].name
+        cells = [state.id, run.date, f"{run.dependence[last, i]:.6f}", partner]
+        if reference is not None:
+            cells.append(f"{reference.dependence[last, i]:.6f}")
+        if ensemble is not None:
+            quantiles = np.quantile(ensemble.final_dependence[:, i], [0.5, 0.05, 0.95])
+            cells += [f"{q:.6f}" for q in quantiles]
+        lines.append(",".join(json.dumps(c) if "," in c else c for c in cells))
+    return "\n".join(lines) + "\n"
 
 
 def _changed(n: int) -> str:
@@ -1054,25 +1342,56 @@ def CommitField(
     """A text field whose text reaches the server whole, when it is committed (Enter or leaving
     the field), never key by key.
 
-    The computations run outside the event handlers (``solara.lab.use_task``), so the server
-    takes a commit at once even while a run computes. Pressing a button first takes the focus
-    from the field, so its commit reaches the server before the press.
+    What is typed stays the browser's: the server never sets the text while one types (a
+    render setting it would put back what the server last had, and a render comes whenever a
+    run ends). The text is set once, when the field appears; the caller keys the field by
+    ``value`` (``CommitField(...).key(...)``), so a new value from elsewhere (a reset, another
+    scenario) makes a new field. The computations run outside the event handlers, so the
+    server takes a commit at once even while a run computes, and pressing a button first takes
+    the focus from the field, so its commit reaches the server before the press.
+
+    The commit is the field's ``change`` event (leaving the field or Enter after a change),
+    which carries the text itself: the browser holds back a widget's state while the server is
+    busy, but not its events, so the field's state on the server can lag behind the event (the
+    seed 20211231 typed during a run used to arrive as 2).
     """
-    solara.InputText(
-        label,
-        value=value,
-        on_value=event_commit,
-        continuous_update=False,
-        error=error or False,
-        classes=[css] if css else [],
+    field = solara.v.TextField(
+        label=label,
+        error=bool(error),
+        messages=[error] if error else [],
+        hide_details="auto",
+        class_=css,
     )
+
+    commit = solara.use_ref(event_commit)
+    commit.current = event_commit
+
+    def show_value_and_listen():
+        widget = solara.get_widget(field)
+        widget.v_model = value
+
+        def on_change(_widget, _event, text):
+            commit.current(str(text or ""))
+
+        widget.on_event("change", on_change)
+        return lambda: widget.on_event("change", on_change, remove=True)
+
+    solara.use_effect(show_value_and_listen, [])
+    return field
 
 
 @solara.component
-def FigureView(figure: Figure, name: str):
-    """A matplotlib figure as an image scaled to the column width (class ``mv-figure-<name>``)."""
+def ChartView(option: dict, name: str, height: int):
+    """An ECharts chart, drawn in the browser, as wide as its column (class ``mv-figure-<name>``).
+
+    Hover shows values, the wheel or the toolbox zooms, and the toolbox saves a PNG.
+    """
     with solara.Div(classes=["mv-figure", f"mv-figure-{name}"]):
-        solara.FigureMatplotlib(figure, dependencies=[id(figure)], format="png", dpi=110)
+        solara.FigureEcharts(
+            option=option,
+            attributes={"style": f"height: {height}px; width: 100%;"},
+            responsive=True,
+        )
 
 
 @solara.component
@@ -1167,17 +1486,14 @@ def Dashboard(initial: str):
         if shown is not None and reference is not None and shown.key() != reference.key()
         else None
     )
-    figures = solara.use_memo(
-        lambda: (
-            None
-            if shown is None
-            else (
-                dependence_figure(shown, compare, bands),
-                shares_figure(shown),
-                simplex_figure(shown, bands),
-            )
-        ),
+    # each chart is rebuilt (and sent to the browser) only when what it shows changed
+    dependence = solara.use_memo(
+        lambda: None if shown is None else dependence_chart(shown, compare, bands),
         [shown, compare, bands],
+    )
+    shares = solara.use_memo(lambda: None if shown is None else shares_chart(shown), [shown])
+    simplex = solara.use_memo(
+        lambda: None if shown is None else simplex_chart(shown, bands), [shown, bands]
     )
 
     # One worker thread per page computes the queued actions in order: the page stays
@@ -1292,12 +1608,13 @@ def Dashboard(initial: str):
             on_value=pick,
             disabled=busy,
         )
+        seed_text = str(seed_value if base is not None else 0)
         CommitField(
             label="Seed (batch seed; the run shown is replicate 0)",
-            value=str(seed_value if base is not None else 0),
+            value=seed_text,
             event_commit=lambda text: seed.set(parse_seed(text)),
             css="mv-seed",
-        )
+        ).key(f"seed {seed_text}")
         with solara.Row(gap="6px"):
             solara.Button(
                 "Run",
@@ -1358,7 +1675,7 @@ def Dashboard(initial: str):
                 event_commit=lambda text: save_name.set(str(text).strip()),
                 css="mv-save-name",
                 error=check_save_name(name_value.removesuffix(".toml")) or "",
-            )
+            ).key(f"save name {name_value}")
             solara.Button(
                 "Save settings as scenario",
                 on_click=do_save,
@@ -1393,7 +1710,7 @@ def Dashboard(initial: str):
             if shown is not None and not np.all(np.isfinite(shown.dependence)):
                 solara.Warning("This run produced non-finite values; try less extreme settings.")
         if shown is not None:
-            RunView(shown, compare, bands, figures)
+            RunView(shown, compare, bands, (dependence, shares, simplex))
 
 
 @solara.component
@@ -1401,9 +1718,9 @@ def RunView(
     shown: Trajectory,
     compare: Trajectory | None,
     bands: Ensemble | None,
-    figures: tuple[Figure, Figure, Figure],
+    charts: tuple[dict, dict, dict],
 ):
-    """The current date, the summary table and the three figures of the run shown."""
+    """The current date, the summary table (and its export) and the three charts of the run."""
     event = latest_event(shown)
     with solara.Row(gap="24px", style={"align-items": "flex-end"}):
         solara.HTML(tag="div", unsafe_innerHTML=html.escape(shown.date), classes=["mv-date"])
@@ -1419,11 +1736,16 @@ def RunView(
     solara.HTML(
         tag="div", unsafe_innerHTML=summary_html(shown, compare, bands), classes=["mv-summary"]
     )
-    dependence, shares, simplex = figures
-    FigureView(dependence, "dependence")
-    with solara.Columns([1.35, 1]):
-        FigureView(shares, "shares")
-        FigureView(simplex, "simplex")
+    solara.FileDownload(
+        lambda: summary_csv(shown, compare, bands).encode(),
+        filename=f"{shown.scenario.name}-{shown.date}-seed{shown.seed}.csv",
+        label="Export the table (CSV)",
+    )
+    dependence, shares, simplex = charts
+    ChartView(dependence, "dependence", DEPENDENCE_HEIGHT)
+    with solara.Columns([1.5, 1]):
+        ChartView(shares, "shares", SHARES_HEIGHT)
+        ChartView(simplex, "simplex", SIMPLEX_HEIGHT)
 
 
 @solara.component

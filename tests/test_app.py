@@ -10,6 +10,7 @@ that the trajectory view changed.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -20,10 +21,10 @@ import time
 import urllib.request
 
 import ipyvuetify as v
-import ipywidgets
 import numpy as np
 import pytest
 import solara
+from solara.components.echarts import EchartsWidget
 from solara.widgets import HTML, Navigator
 
 from experiments.app import (
@@ -39,7 +40,7 @@ from experiments.app import (
     check_save_name,
     controls,
     current_value,
-    dependence_figure,
+    dependence_chart,
     key_events,
     parse_query,
     parse_seed,
@@ -50,10 +51,11 @@ from experiments.app import (
     scenario_files,
     set_override,
     settings_query,
-    shares_figure,
-    simplex_figure,
+    shares_chart,
+    simplex_chart,
     simplex_xy,
     single_run,
+    summary_csv,
     try_settings,
 )
 from experiments.cli import main, parser
@@ -137,7 +139,7 @@ def test_the_title_says_when_values_changed(baseline):
     assert run_title(single_run(baseline, 7)) == baseline.title
     changed = single_run(apply_settings(baseline, {KAZ: 5.0}), 7, {KAZ: 5.0})
     assert run_title(changed) == "Central Asia 1991-2021 (1 value changed)"
-    assert "(1 value changed)" in dependence_figure(changed)._suptitle.get_text()
+    assert "(1 value changed)" in dependence_chart(changed)["title"][0]["text"]
 
 
 def test_a_typed_seed_is_a_whole_number_or_the_text_refused():
@@ -233,16 +235,62 @@ def test_simplex_projection_puts_poles_at_the_corners():
     np.testing.assert_allclose(y, [0, 0, np.sqrt(3) / 2, np.sqrt(3) / 6])
 
 
-def test_figures_have_a_panel_per_state_and_labels(baseline):
+def test_charts_have_a_panel_per_state_labels_and_event_marks(baseline):
     run = single_run(baseline, 7)
     ensemble = run_ensemble(baseline, 7, runs=4)
-    figure = dependence_figure(run, run, ensemble)
-    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
+    dependence = dependence_chart(run, run, ensemble)
+    json.dumps(dependence, allow_nan=False)  # what the browser gets: JSON, no NaN
+    titles = [t["text"] for t in dependence["title"][1:]]
     assert titles[0] == "Kazakhstan: " + f"{run.dependence[-1, 0]:.2f} in 2021-12"
-    assert len(titles) == len(baseline.states)
-    assert figure.axes[0].get_ylabel() == "Largest partner share"
-    assert len(shares_figure(run).axes) == 6
-    assert "Russia / China / West" in simplex_figure(run, ensemble)._suptitle.get_text()
+    assert len(titles) == len(dependence["grid"]) == len(baseline.states)
+    assert dependence["yAxis"][0]["name"] == "largest partner share"
+    names = {s["name"] for s in dependence["series"]}
+    assert {"this run", "baseline.toml as loaded", "median of 4 runs"} <= names
+    band = next(s for s in dependence["series"] if s["name"].startswith("5-95%"))
+    assert band["areaStyle"]["opacity"] >= 0.3  # a band one can see
+    # every enabled event of the scenario is marked on the time axes, named on hover
+    this_run = next(s for s in dependence["series"] if s["name"] == "this run")
+    marks = {m["xAxis"] for m in this_run["markLine"]["data"]}
+    assert marks == {e.date for e in baseline.events if e.enabled}
+    assert "2013-09" in marks and {"toolbox", "dataZoom", "tooltip"} <= set(dependence)
+    shares = shares_chart(run)
+    assert len(shares["series"]) == len(baseline.states) * len(baseline.powers)
+    simplex = simplex_chart(run, ensemble)
+    assert "Russia / China / West (USA+EU)" in simplex["title"]["text"]
+    # zoomed to the data: every state's point lies inside the axes' range
+    xmin, xmax = simplex["xAxis"]["min"], simplex["xAxis"]["max"]
+    ymin, ymax = simplex["yAxis"]["min"], simplex["yAxis"]["max"]
+    assert xmax - xmin < 1 and xmax - xmin == pytest.approx(ymax - ymin, abs=1e-3)
+    for series in simplex["series"]:
+        if series.get("name") in {s.name for s in baseline.states}:
+            for point in series["data"]:
+                x, y = point["value"]
+                assert xmin <= x <= xmax and ymin <= y <= ymax
+
+
+def test_states_powers_and_runs_have_colour_sets_of_their_own(baseline):
+    run = single_run(baseline, 7)
+    states = {s["itemStyle"]["color"] for s in simplex_chart(run)["series"] if "name" in s}
+    powers = {s["itemStyle"]["color"] for s in shares_chart(run)["series"]}
+    runs = {s["itemStyle"]["color"] for s in dependence_chart(run, run)["series"]}
+    assert len(states) == len(baseline.states) and len(powers) == len(baseline.powers)
+    assert len(runs) == 2 and not (states & powers or states & runs or powers & runs)
+
+
+def test_the_table_exports_as_csv(baseline):
+    run = single_run(apply_settings(baseline, {KAZ: 5.0}), 7, {KAZ: 5.0})
+    text = summary_csv(run, single_run(baseline, 7), run_ensemble(baseline, 7, runs=4))
+    lines = text.splitlines()
+    assert lines[0].startswith("# ") and f"{KAZ} = 5.0" in lines[0]
+    assert lines[1].split(",")[:5] == [
+        "state",
+        "date",
+        "dependence",
+        "largest_partner",
+        "dependence_as_loaded",
+    ]
+    assert lines[2].startswith(f"KAZ,2021-12,{run.dependence[-1, 0]:.6f},")
+    assert len(lines) == 2 + len(baseline.states)
 
 
 @pytest.fixture
@@ -357,9 +405,10 @@ def dependence_of(rc, state: str) -> float:
     return float(value)
 
 
-def figure_png(rc, name: str) -> bytes:
+def chart(rc, name: str) -> dict:
+    """The ECharts option of a chart on the page (``dependence``, ``shares`` or ``simplex``)."""
     wrapper = rc.find(v.Html, class_=f"mv-figure mv-figure-{name}")
-    return wrapper.find(ipywidgets.Image).widget.value
+    return wrapper.find(EchartsWidget).widget.option
 
 
 def idle(rc, timeout: float = 120) -> None:
@@ -382,10 +431,10 @@ def click(rc, label: str, *, changes: bool = True) -> None:
 
 
 def commit(rc, label: str, text: str) -> None:
-    """Type ``text`` into a text field and leave it (its value is taken when it loses focus)."""
+    """Type ``text`` into a text field and leave it: its ``change`` event carries the text."""
     field = rc.find(v.TextField, label=label).widget
     field.v_model = text
-    field.fire_event("focusout")
+    field.fire_event("change", text)
 
 
 def messages(rc) -> list[str]:
@@ -419,7 +468,7 @@ def test_page_shows_controls_in_the_sidebar(monkeypatch):
             assert not button(rc, label).disabled
         calibrated = load_scenario(BASELINE).parameters[KAZ].value
         assert slider(rc, KAZ).v_model == round(calibrated, 2)  # on the slider's grid of 0.01
-        assert "2021-12" in summary(rc) and figure_png(rc, "dependence")[:4] == b"\x89PNG"
+        assert "2021-12" in summary(rc) and chart(rc, "dependence")["series"]
         assert messages(rc) == []
     finally:
         rc.close()
@@ -428,13 +477,13 @@ def test_page_shows_controls_in_the_sidebar(monkeypatch):
 def test_moving_kazakhstans_slider_and_running_changes_its_trajectory():
     _, rc = render()
     try:
-        before, image = dependence_of(rc, "KAZ"), figure_png(rc, "dependence")
+        before, drawn = dependence_of(rc, "KAZ"), chart(rc, "dependence")
         slider(rc, KAZ).v_model = 5.0
         assert any("press Run" in m for m in messages(rc))  # not applied until Run
         assert dependence_of(rc, "KAZ") == before
         click(rc, "Run")
         assert dependence_of(rc, "KAZ") < before - 0.1
-        assert figure_png(rc, "dependence") != image
+        assert chart(rc, "dependence") != drawn
         assert "baseline.toml as loaded" in summary(rc) and messages(rc) == []
     finally:
         rc.close()
@@ -676,8 +725,15 @@ def test_end_to_end_slider_and_run_change_the_trajectory_view(chromium, served, 
             row = page.locator('.mv-summary tr[data-state="KAZ"]')
             row.wait_for(timeout=30_000)
             before = row.get_attribute("data-dependence")
-            image = page.locator(".mv-figure-dependence img")
-            source = image.get_attribute("src")
+            canvas = page.locator(".mv-figure-dependence canvas").first
+            canvas.wait_for()
+            time.sleep(0.5)  # ECharts draws on the next frames
+            drawn = canvas.screenshot()
+
+            # the chart is drawn in the browser: hovering shows the values
+            box = canvas.bounding_box()
+            canvas.hover(position={"x": box["width"] * 0.15, "y": 160})
+            expect(page.locator(".mv-figure-dependence").get_by_text("this run")).to_be_visible()
 
             kaz = ".mv-slider-states-KAZ-balancing_propensity"
             page.get_by_role("slider", name="Kazakhstan balancing propensity").focus()
@@ -692,9 +748,10 @@ def test_end_to_end_slider_and_run_change_the_trajectory_view(chromium, served, 
                 f".dataset.dependence !== '{before}'"
             )
             assert float(row.get_attribute("data-dependence")) < float(before) - 0.1
-            page.wait_for_function(
-                f"document.querySelector('.mv-figure-dependence img').src !== '{source}'"
-            )
+            deadline = time.monotonic() + 30
+            while canvas.screenshot() == drawn:  # the chart redrawn with the new run
+                assert time.monotonic() < deadline, "the dependence chart was not redrawn"
+                time.sleep(0.2)
             page.locator(".mv-stale").wait_for(state="detached")
             page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
             assert (tmp_path / "dashboard.png").stat().st_size > 50_000
@@ -729,7 +786,7 @@ def test_end_to_end_settings_survive_a_reload_and_open_from_a_link(chromium, ser
             field.fill("1234")
             field.press("Enter")
             expect(page).to_have_url(
-                re.compile(r"seed=1234&states\.KAZ\.balancing_propensity=3\.6")
+                re.compile(r"seed=1234&states\.KAZ\.balancing_propensity=3\.6"), timeout=30_000
             )
             kaz = page.locator(".mv-slider-states-KAZ-balancing_propensity .mv-value")
             expected = kaz.inner_text()
@@ -737,7 +794,7 @@ def test_end_to_end_settings_survive_a_reload_and_open_from_a_link(chromium, ser
 
             page.reload()  # it used to lose every setting
             page.locator('.mv-summary tr[data-state="KAZ"]').wait_for(timeout=30_000)
-            expect(kaz).to_have_text(expected)
+            expect(kaz).to_have_text(expected, timeout=30_000)
             expect(field).to_have_value("1234")
 
             other = browser.new_page(viewport={"width": 1280, "height": 800})
