@@ -40,6 +40,7 @@ import os
 import re
 import sys
 import threading
+import time
 import tomllib
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -51,6 +52,7 @@ from typing import Any
 
 import numpy as np
 import solara
+from solara.components.echarts import EchartsWidget
 
 from experiments.batch import compile_in_background, replicate_seeds
 from experiments.figures import simplex_xy
@@ -484,7 +486,8 @@ class Action:
     Attributes
     ----------
     kind : ``"run"`` (to the end), ``"restart"`` (to the first month), ``"step"`` (continue the
-        run being stepped) or ``"ensemble"``
+        run being stepped), ``"play"`` (step it a few months a frame, to its end) or
+        ``"ensemble"``
     scenario : the validated scenario of the settings at the press
     seed : the dashboard seed at the press
     settings : the dashboard's overrides at the press (key path -> value, sorted)
@@ -499,6 +502,8 @@ class Action:
 
     def describe(self) -> str:
         """What the page says while it computes the action."""
+        if self.kind == "play":
+            return f"Playing the months: {used_values(self.seed, dict(self.settings))}"
         what = {
             "run": "the run",
             "restart": "the first month",
@@ -507,6 +512,10 @@ class Action:
         return f"Computing {what}: {used_values(self.seed, dict(self.settings))}"
 
 
+PLAY_MONTHS = 3
+"""Months a frame of Play advances."""
+PLAY_FRAME = 0.25
+"""Seconds a frame of Play lasts at least (a frame that takes longer to show is not hurried)."""
 QUEUE_LENGTH = 8
 """The most actions that wait for the one being computed; later presses are dropped."""
 
@@ -611,6 +620,13 @@ ENSEMBLE_COLOUR = "#3D6FB6"
 FONT = 14
 """Text size in the charts, px (readable on a projector at 1280x800)."""
 _EVENT_COLOUR = "#B0B0B0"
+
+
+@dataclass(frozen=True, eq=False)
+class Chart:
+    """An ECharts option as the page holds it: one object, compared by identity."""
+
+    option: dict
 
 
 def _finite(values: np.ndarray, decimals: int = 4) -> list:
@@ -1286,15 +1302,16 @@ _CSS = """
 .mv-sidebar-heading { font-weight: 600; font-size: 14px; margin: 10px 0 0 0; }
 .mv-slider { margin: 0 0 -6px 0; }
 .mv-slider .v-input__slot > .v-label { display: none; }
-.mv-slider-label { font-size: 13px; display: flex; justify-content: space-between; }
-.mv-slider-label .mv-changed { color: #D55E00; font-weight: 600; }
+.mv-slider-label { font-size: 14px; display: flex; justify-content: space-between; }
+.mv-slider-label .mv-changed { color: #C2185B; font-weight: 600; }
 .mv-date { font-size: 30px; font-weight: 600; line-height: 1.1; white-space: nowrap; }
-.mv-muted { color: #666666; font-size: 13px; }
-.mv-figure img { max-width: 100%; height: auto; }
+.mv-muted { color: #555555; font-size: 14px; }
+.mv-events { max-height: 320px; overflow-y: auto; border: 1px solid #e0e0e0; padding: 2px 4px; }
 .mv-events .v-input { margin-top: 0; padding-top: 0; }
+.mv-events .mv-key-event label { font-weight: 600; }
 .mv-events .v-messages { display: none; }
-.mv-events label { font-size: 13px; line-height: 1.25; }
-.mv-table { border-collapse: collapse; font-size: 13px; margin: 4px 0; }
+.mv-events label { font-size: 14px; line-height: 1.25; }
+.mv-table { border-collapse: collapse; font-size: 15px; margin: 4px 0; }
 .mv-table th, .mv-table td { padding: 2px 10px; text-align: right; }
 .mv-table th:first-child, .mv-table td:first-child { text-align: left; }
 .mv-table thead th { border-bottom: 1px solid #999999; font-weight: 600; }
@@ -1381,17 +1398,30 @@ def CommitField(
 
 
 @solara.component
-def ChartView(option: dict, name: str, height: int):
+def ChartView(chart: Chart, name: str, height: int):
     """An ECharts chart, drawn in the browser, as wide as its column (class ``mv-figure-<name>``).
 
-    Hover shows values, the wheel or the toolbox zooms, and the toolbox saves a PNG.
+    Hover shows values, the wheel or the toolbox zooms, and the toolbox saves a PNG. The option
+    goes to the widget in an effect, not as an element's argument: the renderer walks every
+    argument's lists and dicts looking for elements, and an option's thousands of points made
+    each render of the page take a second.
     """
     with solara.Div(classes=["mv-figure", f"mv-figure-{name}"]):
-        solara.FigureEcharts(
-            option=option,
-            attributes={"style": f"height: {height}px; width: 100%;"},
-            responsive=True,
-        )
+        Echarts(chart, height)
+
+
+@solara.component
+def Echarts(chart: Chart, height: int):
+    """The ECharts widget of :func:`ChartView`, its option set in an effect."""
+    element = EchartsWidget.element(
+        attributes={"style": f"height: {height}px; width: 100%;"}, responsive=True
+    )
+
+    def send():
+        solara.get_widget(element).option = chart.option
+
+    solara.use_effect(send, [chart])
+    return element
 
 
 @solara.component
@@ -1488,12 +1518,12 @@ def Dashboard(initial: str):
     )
     # each chart is rebuilt (and sent to the browser) only when what it shows changed
     dependence = solara.use_memo(
-        lambda: None if shown is None else dependence_chart(shown, compare, bands),
+        lambda: None if shown is None else Chart(dependence_chart(shown, compare, bands)),
         [shown, compare, bands],
     )
-    shares = solara.use_memo(lambda: None if shown is None else shares_chart(shown), [shown])
+    shares = solara.use_memo(lambda: None if shown is None else Chart(shares_chart(shown)), [shown])
     simplex = solara.use_memo(
-        lambda: None if shown is None else simplex_chart(shown, bands), [shown, bands]
+        lambda: None if shown is None else Chart(simplex_chart(shown, bands)), [shown, bands]
     )
 
     # One worker thread per page computes the queued actions in order: the page stays
@@ -1506,6 +1536,9 @@ def Dashboard(initial: str):
 
     def perform(action: Action) -> None:
         overrides_then = dict(action.settings)
+        if action.kind == "play":
+            play(action)
+            return
         if action.kind == "step" and simulation.current is not None:
             if simulation.current.finished:
                 notice.set(("info", finished_message(run.value)))
@@ -1517,6 +1550,21 @@ def Dashboard(initial: str):
         run.set(simulation.current.advance(months))
         if action.kind == "ensemble":
             ensemble.set(run_ensemble(action.scenario, action.seed, ENSEMBLE_RUNS, overrides_then))
+
+    playing = solara.use_ref(False)  # cleared by Pause (or any other press) to stop Play
+
+    def play(action: Action) -> None:
+        """Step the run shown :data:`PLAY_MONTHS` months a frame to its end, or until paused."""
+        current = simulation.current
+        if current is None or current.finished:
+            current = Simulation.start(action.scenario, action.seed, dict(action.settings))
+            simulation.current = current
+        playing.current = True
+        while playing.current and not current.finished:
+            started = time.monotonic()
+            run.set(current.advance(PLAY_MONTHS))
+            time.sleep(max(0.0, PLAY_FRAME - (time.monotonic() - started)))
+        playing.current = False
 
     def work() -> None:
         while True:
@@ -1549,7 +1597,13 @@ def Dashboard(initial: str):
         return try_settings(base_now, overrides.value, seed_now)[0], seed_now
 
     def press(kind: str, months: int = 0) -> None:
-        """Queue an action with the settings as they are now; start the worker if idle."""
+        """Queue an action with the settings as they are now; start the worker if idle.
+
+        A press stops Play (at its next frame) rather than waiting for it to end.
+        """
+        playing.current = False
+        if kind == "pause":
+            return
         scenario_now, seed_now = settings_now()
         if scenario_now is None:
             return
@@ -1648,25 +1702,37 @@ def Dashboard(initial: str):
                 disabled=blocked,
                 text=True,
             )
+            is_playing = busy and status.value[0].startswith("Playing")
+            solara.Button(
+                "Pause" if is_playing else "Play",
+                icon_name="mdi-pause" if is_playing else "mdi-play",
+                on_click=lambda: press("pause" if is_playing else "play"),
+                disabled=blocked,
+                text=True,
+                classes=["mv-play"],
+            )
         if base is not None:
             for heading, group in controls(base).items():
                 solara.Div(children=[heading], classes=["mv-sidebar-heading"])
                 for control in group:
                     own = current_value(base, control.key)
                     ParameterSlider(control, overrides.value.get(control.key, own), own, set_value)
-            events = key_events(base)
-            if events:
+            if base.events:
                 solara.Div(
-                    children=["Events (untick to switch off)"], classes=["mv-sidebar-heading"]
+                    children=[f"Events ({len(base.events)}; untick to switch off)"],
+                    classes=["mv-sidebar-heading"],
                 )
+                # every event of the scenario, by date, in a box of its own height; the key
+                # events in bold
                 with solara.Div(classes=["mv-events"]):
-                    for event in events:
+                    for event in sorted(base.events, key=lambda e: (e.month, e.id)):
                         key = f"events.{event.id}.enabled"
-                        solara.Checkbox(
-                            label=f"{event.date} {event.title}",
-                            value=overrides.value.get(key, event.enabled),
-                            on_value=lambda on, key=key: set_value(key, bool(on)),
-                        )
+                        with solara.Div(classes=["mv-key-event"] if event.id in KEY_EVENTS else []):
+                            solara.Checkbox(
+                                label=f"{event.date} {event.title}",
+                                value=overrides.value.get(key, event.enabled),
+                                on_value=lambda on, key=key: set_value(key, bool(on)),
+                            )
             solara.Button("Reset to the scenario's values", on_click=reset_values, text=True)
             solara.Div(children=["Save as scenario"], classes=["mv-sidebar-heading"])
             CommitField(
@@ -1718,7 +1784,7 @@ def RunView(
     shown: Trajectory,
     compare: Trajectory | None,
     bands: Ensemble | None,
-    charts: tuple[dict, dict, dict],
+    charts: tuple[Chart, Chart, Chart],
 ):
     """The current date, the summary table (and its export) and the three charts of the run."""
     event = latest_event(shown)

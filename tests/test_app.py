@@ -461,7 +461,7 @@ def test_page_shows_controls_in_the_sidebar(monkeypatch):
     try:
         assert len(rc.find(v.Slider)) == 16  # 5 balancing, 5 inertia, 6 rivalry
         assert rc.find(v.Slider, label="Kazakhstan inertia").widget.v_model == 0.97
-        assert len(rc.find(v.Checkbox)) == 6
+        assert len(rc.find(v.Checkbox)) == len(load_scenario(BASELINE).events)  # every event
         picker = rc.find(v.Select).widget
         assert picker.v_model == "baseline.toml" and "patterns.toml" not in picker.items
         for label in ("Run", "Ensemble (50 seeds)", "+1 year", "Save settings as scenario"):
@@ -635,6 +635,50 @@ def test_the_page_takes_its_settings_from_the_url_and_keeps_them_there():
         assert url.location == "/?scenario=no-balancing.toml"
     finally:
         rc.close()
+
+
+def test_play_animates_the_months_until_paused():
+    _, rc = render()
+    try:
+        click(rc, "Restart")
+        play = rc.find(v.Btn, class_="mv-play").widget
+        play.click()
+        seen = set()
+        deadline = time.monotonic() + 60
+        while len(seen) < 3:  # the date moves on by itself, frame after frame
+            assert time.monotonic() < deadline, f"Play showed only {seen}"
+            seen.add(re.search(r"Dependence (\d{4}-\d\d)", summary(rc)).group(1))
+            time.sleep(0.05)
+        assert "Pause" in play.children
+        play.click()
+        idle(rc)
+        paused = re.search(r"Dependence (\d{4}-\d\d)", summary(rc)).group(1)
+        assert "1991-12" < paused < "2021-12"
+        time.sleep(1)
+        assert f"Dependence {paused}" in summary(rc)  # it stays where it was paused
+        assert "Play" in rc.find(v.Btn, class_="mv-play").widget.children
+    finally:
+        rc.close()
+
+
+def test_every_event_of_the_scenario_can_be_switched_off():
+    _, rc = render()
+    try:
+        # not one of the six key events the page used to offer
+        box = rc.find(v.Checkbox, label="1992-05 Collective Security Treaty signed in Tashkent")
+        box.widget.v_model = False
+        click(rc, "Run")
+        assert "1 value changed" in " ".join(str(w.unsafe_innerHTML) for w in rc.find(HTML).widgets)
+        marks = {m["name"] for m in _marks(chart(rc, "dependence"))}
+        assert "2013-09 China proposes the Belt and Road" in marks
+        assert "1992-05 Collective Security Treaty signed in Tashkent" not in marks  # it is off
+    finally:
+        rc.close()
+
+
+def _marks(option: dict) -> list[dict]:
+    this_run = next(s for s in option["series"] if s["name"] == "this run")
+    return this_run["markLine"]["data"]
 
 
 def test_a_broken_scenario_file_shows_its_error(tmp_path):
