@@ -703,30 +703,42 @@ def _time_axes(scenario: Scenario, n: int) -> list[dict]:
     ]
 
 
-def _event_marks(run: Trajectory) -> dict:
-    """Vertical marks at the scenario's enabled events (named on hover) and at the current
-    month of an unfinished run."""
+def _event_marks(run: Trajectory, low: float, high: float) -> dict:
+    """Marks on the time axis (of a panel showing ``low`` to ``high``) at the scenario's
+    enabled events, named on hover: ticks rising from the axis, taller and darker for the key
+    events (:data:`KEY_EVENTS`), so that 78 events do not hide the lines; and a dotted line at
+    the current month of an unfinished run."""
     scenario = run.scenario
     first, last = scenario.start, scenario.start + scenario.n_steps
+
+    def tick(date: str, name: str, height: float, style: dict) -> list[dict]:
+        return [
+            {"coord": [date, low], "name": name, "lineStyle": style},
+            {"coord": [date, low + height * (high - low)]},
+        ]
+
     marks = [
-        {"xAxis": str(e.date), "name": f"{e.date} {e.title}"}
+        tick(
+            str(e.date),
+            f"{e.date} {e.title}",
+            0.14 if e.id in KEY_EVENTS else 0.07,
+            {"color": "#444444", "width": 2}
+            if e.id in KEY_EVENTS
+            else {"color": _EVENT_COLOUR, "width": 1.2},
+        )
         for e in scenario.events
         if e.enabled and first <= e.month <= last
     ]
     if not run.finished:
         marks.append(
-            {
-                "xAxis": run.date,
-                "name": f"now: {run.date}",
-                "lineStyle": {"color": "#444444", "type": "dotted", "width": 1.5},
-            }
+            tick(run.date, f"now: {run.date}", 1.0, {"color": "#444444", "type": "dotted"})
         )
     return {
         "symbol": "none",
         "silent": False,
         "label": {"show": False},
         "emphasis": {"label": {"show": True, "formatter": "{b}", "fontSize": FONT - 2}},
-        "lineStyle": {"color": _EVENT_COLOUR, "type": "dashed", "width": 0.8, "opacity": 0.7},
+        "lineStyle": {"type": "solid", "opacity": 0.9},
         "data": marks,
     }
 
@@ -791,7 +803,7 @@ def dependence_chart(
         for k in range(n)
     ]
     series = []
-    marks = _event_marks(run)
+    marks = _event_marks(run, low, max(high, low + 0.1))
     for i in range(n):
         if ensemble is not None:
             low, mid, high = ensemble.dependence[:, :, i]
@@ -868,7 +880,7 @@ def shares_chart(run: Trajectory) -> dict:
         {"type": "value", "gridIndex": k, "min": 0, "max": 1, "axisLabel": {"fontSize": FONT - 1}}
         for k in range(n)
     ]
-    marks = _event_marks(run)
+    marks = _event_marks(run, 0.0, 1.0)
     option["series"] = [
         {
             "type": "line",

@@ -250,7 +250,7 @@ def test_charts_have_a_panel_per_state_labels_and_event_marks(baseline):
     assert band["areaStyle"]["opacity"] >= 0.3  # a band one can see
     # every enabled event of the scenario is marked on the time axes, named on hover
     this_run = next(s for s in dependence["series"] if s["name"] == "this run")
-    marks = {m["xAxis"] for m in this_run["markLine"]["data"]}
+    marks = {start["coord"][0] for start, _ in this_run["markLine"]["data"]}
     assert marks == {e.date for e in baseline.events if e.enabled}
     assert "2013-09" in marks and {"toolbox", "dataZoom", "tooltip"} <= set(dependence)
     shares = shares_chart(run)
@@ -669,7 +669,7 @@ def test_every_event_of_the_scenario_can_be_switched_off():
         box.widget.v_model = False
         click(rc, "Run")
         assert "1 value changed" in " ".join(str(w.unsafe_innerHTML) for w in rc.find(HTML).widgets)
-        marks = {m["name"] for m in _marks(chart(rc, "dependence"))}
+        marks = {start["name"] for start, _ in _marks(chart(rc, "dependence"))}
         assert "2013-09 China proposes the Belt and Road" in marks
         assert "1992-05 Collective Security Treaty signed in Tashkent" not in marks  # it is off
     finally:
