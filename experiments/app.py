@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import reacton.core
 import solara
 from solara.components.echarts import EchartsWidget
 
@@ -1546,22 +1547,33 @@ def Dashboard(initial: str):
     working = solara.use_ref(False)  # whether the worker is (about to be) running
     status = solara.use_reactive(None)  # (what is computed, actions waiting) while busy
 
-    def perform(action: Action) -> None:
+    def perform(action: Action) -> Callable[[], None]:
+        """Compute ``action``; return what shows its result (applied with the end of the busy
+        state in one render)."""
         overrides_then = dict(action.settings)
         if action.kind == "play":
             play(action)
-            return
+            return lambda: None
         if action.kind == "step" and simulation.current is not None:
             if simulation.current.finished:
-                notice.set(("info", finished_message(run.value)))
-                return
-            run.set(simulation.current.advance(action.months))
-            return
-        simulation.current = Simulation.start(action.scenario, action.seed, overrides_then)
+                message = finished_message(run.value)
+                return lambda: notice.set(("info", message))
+            stepped = simulation.current.advance(action.months)
+            return lambda: run.set(stepped)
+        current = Simulation.start(action.scenario, action.seed, overrides_then)
         months = {"restart": 0, "step": action.months}.get(action.kind)
-        run.set(simulation.current.advance(months))
+        new_run = current.advance(months)
+        bands = None
         if action.kind == "ensemble":
-            ensemble.set(run_ensemble(action.scenario, action.seed, ENSEMBLE_RUNS, overrides_then))
+            bands = run_ensemble(action.scenario, action.seed, ENSEMBLE_RUNS, overrides_then)
+
+        def show() -> None:
+            simulation.current = current
+            run.set(new_run)
+            if bands is not None:
+                ensemble.set(bands)
+
+        return show
 
     playing = solara.use_ref(False)  # cleared by Pause (or any other press) to stop Play
 
@@ -1578,19 +1590,30 @@ def Dashboard(initial: str):
             time.sleep(max(0.0, PLAY_FRAME - (time.monotonic() - started)))
         playing.current = False
 
+    render_context = reacton.core.get_render_context()
+
     def work() -> None:
+        with lock:
+            action, *queue.current = queue.current
         while True:
-            with lock:
+            try:
+                show = perform(action)
+            except Exception as problem:  # shown on the page: a failed action is never fatal
+                message = f"{action.describe()} failed: {problem}"
+
+                def show(message=message):
+                    notice.set(("error", message))
+
+            # the result and the next busy state (or its end) in one render, not two: each
+            # render of the page costs a noticeable part of a Run
+            with render_context, lock:
+                show()
                 if not queue.current:
                     working.current = False
                     status.set(None)
                     return
                 action, *queue.current = queue.current
                 status.set((action.describe(), len(queue.current)))
-            try:
-                perform(action)
-            except Exception as problem:  # shown on the page: a failed action is never fatal
-                notice.set(("error", f"{action.describe()} failed: {problem}"))
 
     job = solara.lab.use_task(work, dependencies=None, prefer_threaded=True, raise_error=False)
 
@@ -1631,7 +1654,8 @@ def Dashboard(initial: str):
             status.set((action.describe(), len(queue.current) - 1))
         job()
 
-    busy = status.value is not None
+    working_on = status.value  # read once: the worker may change it while this renders
+    busy = working_on is not None
 
     def pick(name: str):
         if status.value is None:
@@ -1714,7 +1738,7 @@ def Dashboard(initial: str):
                 disabled=blocked,
                 text=True,
             )
-            is_playing = busy and status.value[0].startswith("Playing")
+            is_playing = busy and working_on[0].startswith("Playing")
             solara.Button(
                 "Pause" if is_playing else "Play",
                 icon_name="mdi-pause" if is_playing else "mdi-play",
@@ -1772,7 +1796,7 @@ def Dashboard(initial: str):
         with solara.Column(gap="4px", classes=["mv-messages"]):
             if busy:
                 with solara.Row(gap="8px", classes=["mv-busy"]):
-                    what, waiting = status.value
+                    what, waiting = working_on
                     solara.ProgressLinear(True)
                     solara.Text(what + (f" ({waiting} more waiting)" if waiting else ""))
             if error:

@@ -412,11 +412,21 @@ def chart(rc, name: str) -> dict:
 
 
 def idle(rc, timeout: float = 120) -> None:
-    """Wait until the page's background job (a run, steps or an ensemble) has finished."""
+    """Wait until the page's background job (a run, steps or an ensemble) has finished and
+    its last render is complete.
+
+    The worker shows a result and the end of the busy state in one render, which updates the
+    widgets one after another: the busy bar can be gone a moment before the table is new.
+    """
     deadline = time.monotonic() + timeout
     while rc.find(v.ProgressLinear).widgets:
         assert time.monotonic() < deadline, "the page is still busy"
         time.sleep(0.05)
+    before = None
+    while (now := [w.unsafe_innerHTML for w in rc.find(HTML).widgets]) != before:
+        assert time.monotonic() < deadline, "the page does not settle"
+        before = now
+        time.sleep(0.3)
 
 
 def click(rc, label: str, *, changes: bool = True) -> None:
