@@ -64,6 +64,8 @@ from model.parameters import lookup
 from model.scenario import Event, Scenario, ScenarioError, load_scenario
 
 __all__ = [
+    "Action",
+    "Chart",
     "Control",
     "Ensemble",
     "Page",
@@ -72,15 +74,19 @@ __all__ = [
     "Trajectory",
     "apply_settings",
     "check_save_name",
+    "compare_in_query",
     "controls",
     "dependence_chart",
     "key_events",
+    "parse_query",
+    "queue_action",
     "run_ensemble",
     "run_title",
     "save_settings",
     "scenario_files",
     "serve",
     "serve_command",
+    "settings_query",
     "shares_chart",
     "shown_path",
     "simplex_chart",
@@ -293,7 +299,9 @@ def parse_seed(text: str) -> int | str:
     return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else text
 
 
-def settings_query(scenario: str, seed: Any, overrides: Mapping[str, Any]) -> str:
+def settings_query(
+    scenario: str, seed: Any, overrides: Mapping[str, Any], *, compare: str | None = None
+) -> str:
     """The page's settings as a URL query: ``scenario=...&seed=...&<key path>=<value>...``.
 
     ``scenario`` is the picker's label (a path relative to the folder of the scenario opened
@@ -301,6 +309,8 @@ def settings_query(scenario: str, seed: Any, overrides: Mapping[str, Any]) -> st
     scenario's own (they are not in ``overrides``). :func:`parse_query` reads it back.
     """
     pairs = [("scenario", scenario)]
+    if compare is not None:
+        pairs.append(("compare", compare))
     if seed is not None:
         pairs.append(("seed", str(seed)))
     for key, value in sorted(overrides.items()):
@@ -309,7 +319,8 @@ def settings_query(scenario: str, seed: Any, overrides: Mapping[str, Any]) -> st
 
 
 def parse_query(query: str | None) -> tuple[str | None, Any, dict[str, Any]]:
-    """The settings of a URL query, as ``(scenario label or None, seed or None, overrides)``.
+    """The settings of a URL query, as ``(scenario label or None, seed or None, overrides)``;
+    the scenario compared with is :func:`compare_in_query`.
 
     Nothing is validated here: a value that is not a number (or ``true`` / ``false``) is kept
     as text, so the page shows why it cannot run it (:func:`apply_settings`), as it does for
@@ -317,8 +328,8 @@ def parse_query(query: str | None) -> tuple[str | None, Any, dict[str, Any]]:
     """
     scenario, seed, overrides = None, None, {}
     for key, text in urllib.parse.parse_qsl(query or "", keep_blank_values=True):
-        if key == "scenario":
-            scenario = text
+        if key in ("scenario", "compare"):
+            scenario = text if key == "scenario" else scenario
         elif key == "seed":
             seed = parse_seed(text)
         elif text in ("true", "false"):
@@ -329,6 +340,11 @@ def parse_query(query: str | None) -> tuple[str | None, Any, dict[str, Any]]:
             except ValueError:
                 overrides[key] = text
     return scenario, seed, overrides
+
+
+def compare_in_query(query: str | None) -> str | None:
+    """The label of the scenario a URL query compares with (``compare=...``), or None."""
+    return dict(urllib.parse.parse_qsl(query or "")).get("compare")
 
 
 def check_seed(seed: Any) -> str | None:
@@ -620,6 +636,8 @@ ENSEMBLE_COLOUR = "#3D6FB6"
 """The ensemble's median and its 5-95% band."""
 FONT = 14
 """Text size in the charts, px (readable on a projector at 1280x800)."""
+OTHER_COLOUR = "#8E44AD"
+"""A second scenario overlaid for comparison (purple, dotted)."""
 _EVENT_COLOUR = "#B0B0B0"
 
 
@@ -763,13 +781,18 @@ def _common(title: str, n_axes: int, name: str) -> dict:
 
 
 def dependence_chart(
-    run: Trajectory, reference: Trajectory | None = None, ensemble: Ensemble | None = None
+    run: Trajectory,
+    reference: Trajectory | None = None,
+    ensemble: Ensemble | None = None,
+    other: Trajectory | None = None,
 ) -> dict:
     """Each state's dependence (largest partner share) over time, one panel per state.
 
     ``run`` is drawn up to its current month (black); ``reference``, the scenario as loaded
     with the same seed, dashed grey; ``ensemble`` as its median (dashed blue) and 5-95% band
-    (blue, stacked on its 5% line). Events are marked on every time axis (named on hover).
+    (blue, stacked on its 5% line); ``other``, a second scenario's run with the same seed,
+    dotted purple (its states matched by id). Events of ``run``'s scenario are marked on every
+    time axis (named on hover).
     """
     scenario = run.scenario
     n = len(scenario.states)
@@ -785,7 +808,7 @@ def dependence_chart(
     option["grid"] = grids[:n]
     option["xAxis"] = _time_axes(scenario, n)
     # one range for all panels, fitted to what they show (0-1 would flatten the ensemble band)
-    shown = [run.dependence] + [x.dependence for x in (reference, ensemble) if x is not None]
+    shown = [run.dependence] + [x.dependence for x in (reference, ensemble, other) if x is not None]
     values = np.concatenate([np.ravel(x) for x in shown])
     values = values[np.isfinite(values)]
     low, high = (values.min(), values.max()) if values.size else (0.0, 1.0)
@@ -846,6 +869,22 @@ def dependence_chart(
                     "data": _series_points(scenario.dates, reference.dependence[:, i]),
                     "lineStyle": {"width": 1.5, "type": "dashed", "color": LOADED_COLOUR},
                     "itemStyle": {"color": LOADED_COLOUR},
+                }
+            )
+        other_ids = [] if other is None else [s.id for s in other.scenario.states]
+        if other is not None and scenario.states[i].id in other_ids:
+            series.append(
+                {
+                    "type": "line",
+                    "name": f"{Path(other.scenario.file).name} (same seed)",
+                    "xAxisIndex": i,
+                    "yAxisIndex": i,
+                    "showSymbol": False,
+                    "data": _series_points(
+                        other.dates, other.dependence[:, other_ids.index(scenario.states[i].id)]
+                    ),
+                    "lineStyle": {"width": 2, "type": "dotted", "color": OTHER_COLOUR},
+                    "itemStyle": {"color": OTHER_COLOUR},
                 }
             )
         series.append(
@@ -1464,6 +1503,7 @@ def Dashboard(initial: str):
     path = solara.use_reactive(first[0])
     seed = solara.use_reactive(first[1])  # None: the scenario's run.seed
     overrides = solara.use_reactive(first[2])
+    compare_with = solara.use_reactive(compare_in_query(router.search))  # a picker label
     run = solara.use_reactive(None)  # the Trajectory shown once the user ran or stepped
     ensemble = solara.use_reactive(None)
     save_name = solara.use_reactive(None)  # None: the suggested name, shown in the field
@@ -1471,7 +1511,7 @@ def Dashboard(initial: str):
     simulation = solara.use_ref(None)  # the Simulation being stepped
 
     label = next((k for k, f in files.items() if str(f) == path.value), Path(path.value).name)
-    query = settings_query(label, seed.value, overrides.value)
+    query = settings_query(label, seed.value, overrides.value, compare=compare_with.value)
 
     def url_to_settings():
         """Take the settings of a URL the browser went to (back, forward), not of our own."""
@@ -1481,6 +1521,7 @@ def Dashboard(initial: str):
         if path_asked != path.value:
             open_scenario(path_asked)
         seed.set(seed_asked)
+        compare_with.set(compare_in_query(router.search))
         overrides.set(values)
 
     def settings_to_url():
@@ -1520,6 +1561,17 @@ def Dashboard(initial: str):
         return None if base is None or check_seed(seed_value) else single_run(base, seed_value)
 
     reference = solara.use_memo(reference_run, [base, seed_value])
+
+    def second_run():
+        """The run of the scenario compared with, same seed: (run or None, message or None)."""
+        if compare_with.value not in files or check_seed(seed_value):
+            return None, None
+        try:
+            return single_run(load_base(files[compare_with.value]), seed_value), None
+        except ScenarioError as problem:
+            return None, f"Cannot compare: {problem}"
+
+    other, other_error = solara.use_memo(second_run, [compare_with.value, seed_value, files])
     shown = run.value if run.value is not None else reference
     bands = ensemble.value
     if bands is not None and (shown is None or bands.key() != shown.key()):
@@ -1531,8 +1583,8 @@ def Dashboard(initial: str):
     )
     # each chart is rebuilt (and sent to the browser) only when what it shows changed
     dependence = solara.use_memo(
-        lambda: None if shown is None else Chart(dependence_chart(shown, compare, bands)),
-        [shown, compare, bands],
+        lambda: None if shown is None else Chart(dependence_chart(shown, compare, bands, other)),
+        [shown, compare, bands, other],
     )
     shares = solara.use_memo(lambda: None if shown is None else Chart(shares_chart(shown)), [shown])
     simplex = solara.use_memo(
@@ -1698,6 +1750,12 @@ def Dashboard(initial: str):
             on_value=pick,
             disabled=busy,
         )
+        solara.Select(
+            label="Compare with (dotted purple, same seed)",
+            values=["(none)", *files],
+            value=compare_with.value if compare_with.value in files else "(none)",
+            on_value=lambda name: compare_with.set(None if name == "(none)" else name),
+        )
         seed_text = str(seed_value if base is not None else 0)
         CommitField(
             label="Seed (batch seed; the run shown is replicate 0)",
@@ -1801,6 +1859,8 @@ def Dashboard(initial: str):
                     solara.Text(what + (f" ({waiting} more waiting)" if waiting else ""))
             if error:
                 solara.Error(f"Cannot run these settings: {error}", classes=["mv-error"])
+            if other_error:
+                solara.Error(other_error, classes=["mv-compare-error"])
             if shown is None:
                 solara.Info("Nothing to show yet: correct the settings above, then press Run.")
             if stale:

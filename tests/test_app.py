@@ -38,6 +38,7 @@ from experiments.app import (
     Simulation,
     apply_settings,
     check_save_name,
+    compare_in_query,
     controls,
     current_value,
     dependence_chart,
@@ -219,6 +220,10 @@ def test_settings_go_into_the_url_and_back():
         "&events.bri_2013.enabled=false&states.KAZ.balancing_propensity=3.69"
     )
     assert parse_query(query) == ("what-ifs/a b.toml", 5, values)
+    compared = settings_query("baseline.toml", None, {}, compare="no-balancing.toml")
+    assert compared == "scenario=baseline.toml&compare=no-balancing.toml"
+    assert compare_in_query(compared) == "no-balancing.toml"
+    assert parse_query(compared) == ("baseline.toml", None, {})
     assert parse_query("scenario=baseline.toml") == ("baseline.toml", None, {})
     assert parse_query(None) == (None, None, {})
     # not validated here: the page shows why it cannot run these
@@ -472,7 +477,7 @@ def test_page_shows_controls_in_the_sidebar(monkeypatch):
         assert len(rc.find(v.Slider)) == 16  # 5 balancing, 5 inertia, 6 rivalry
         assert rc.find(v.Slider, label="Kazakhstan inertia").widget.v_model == 0.97
         assert len(rc.find(v.Checkbox)) == len(load_scenario(BASELINE).events)  # every event
-        picker = rc.find(v.Select).widget
+        picker = rc.find(v.Select, label="Scenario").widget
         assert picker.v_model == "baseline.toml" and "patterns.toml" not in picker.items
         for label in ("Run", "Ensemble (50 seeds)", "+1 year", "Save settings as scenario"):
             assert not button(rc, label).disabled
@@ -538,7 +543,7 @@ def test_picking_a_scenario_resets_the_values_and_a_bad_seed_is_a_message():
     _, rc = render()
     try:
         slider(rc, KAZ).v_model = 5.0
-        rc.find(v.Select).widget.v_model = "no-balancing.toml"
+        rc.find(v.Select, label="Scenario").widget.v_model = "no-balancing.toml"
         assert slider(rc, KAZ).v_model == 0.0  # the null model's own value; the change dropped
         expected = single_run(null_model, null_model.seed).dependence[-1, 0]
         assert dependence_of(rc, "KAZ") == pytest.approx(expected, abs=1e-6)
@@ -559,7 +564,7 @@ def test_save_button_writes_a_scenario_that_loads(scenario_folder):
         button(rc, "Save settings as scenario").click()
         assert any("Saved" in m and "mine.toml" in m for m in messages(rc))
         assert load_scenario(scenario_folder / "mine.toml").parameters[KAZ].value == 4.0
-        assert "mine.toml" in rc.find(v.Select).widget.items
+        assert "mine.toml" in rc.find(v.Select, label="Scenario").widget.items
         button(rc, "Save settings as scenario").click()  # again: refused, not overwritten
         assert any("exists already" in m for m in messages(rc))
     finally:
@@ -689,6 +694,28 @@ def test_every_event_of_the_scenario_can_be_switched_off():
 def _marks(option: dict) -> list[dict]:
     this_run = next(s for s in option["series"] if s["name"] == "this run")
     return this_run["markLine"]["data"]
+
+
+def test_a_second_scenario_overlays_the_dependence_chart_and_goes_into_the_url():
+    page = solara.AppLayout(children=[Dashboard(initial=str(BASELINE))])
+    _, rc = solara.render(solara.RoutingProvider(children=[page], pathname="/"))
+    try:
+        rc.find(
+            v.Select, label="Compare with (dotted purple, same seed)"
+        ).widget.v_model = "no-balancing.toml"
+        null_model = load_scenario(SCENARIOS / "no-balancing.toml")
+        overlay = [
+            s
+            for s in chart(rc, "dependence")["series"]
+            if s["name"] == "no-balancing.toml (same seed)"
+        ]
+        assert len(overlay) == len(null_model.states)
+        expected = single_run(null_model, load_scenario(BASELINE).seed).dependence[-1, 0]
+        assert overlay[0]["data"][-1][1] == pytest.approx(expected, abs=1e-4)
+        assert overlay[0]["lineStyle"]["type"] == "dotted"
+        assert "compare=no-balancing.toml" in rc.find(Navigator).widget.location
+    finally:
+        rc.close()
 
 
 def test_a_broken_scenario_file_shows_its_error(tmp_path):
