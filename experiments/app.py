@@ -3,17 +3,18 @@
 ``multivector app [SCENARIO] [--port P] [--host H]`` serves a Solara page (on 127.0.0.1:8765 by
 default) on top of :class:`model.model.MultivectorModel`. Its sidebar picks a scenario file and a
 seed, sets each state's balancing propensity and inertia and each power's rivalry response, and
-switches key events off; its main area shows the dependence trajectories, the partner shares,
-the Russia / China / West alignment simplex and the current date, as the model steps or after a
-re-run. A button runs a 50-seed ensemble with the current settings and shows its 5-95% bands;
-another saves the settings as a scenario file that ``extends`` the one picked, so an interesting
-setting becomes a batch with ``multivector run``.
+switches any of the scenario's events off; its main area shows the dependence trajectories
+(with a second scenario overlaid if asked), the partner shares, the Russia / China / West
+alignment simplex and the current date, as the model steps, plays or after a re-run. A button
+runs a 50-seed ensemble with the current settings and shows its 5-95% bands; another saves the
+settings as a scenario file that ``extends`` the one picked, so an interesting setting becomes a
+batch with ``multivector run``.
 
 The module has two layers. A pure-Python core turns settings into a validated scenario (or the
 one-line :class:`~model.scenario.ScenarioError` message), runs one seed or an ensemble, builds
 the charts (ECharts options: plain dicts the browser draws, with hover values, zoom and PNG
-export) and writes the scenario file; tests call it
-without a browser. Thin Solara components on top (:func:`Page`) hold the page's state.
+export) and writes the scenario file; tests call it without a browser. Thin Solara components
+on top (:func:`Page`) hold the page's state.
 
 Runs, steps and ensembles are computed in a background thread, one after another: the page
 shows what it computes (the seed and the number of values changed) and what waits; a button
@@ -22,7 +23,7 @@ merges repeated presses), so no press is lost and none is fatal. The seed and sa
 send their whole text with each commit (:func:`CommitField`), so text typed while the page is
 busy is never cut short.
 
-The settings (scenario, seed, every value changed) live in the page's URL
+The settings (scenario, seed, every value changed, the scenario compared with) live in the URL
 (:func:`settings_query`): a reload keeps them, a copied link opens them, and the browser's back
 button returns to the previous ones.
 
