@@ -890,6 +890,42 @@ def test_end_to_end_settings_survive_a_reload_and_open_from_a_link(chromium, ser
             browser.close()
 
 
+def test_end_to_end_the_session_survives_a_dropped_connection(chromium, served):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            connections = []  # the page's websockets, passed through to the server
+
+            def through(socket):
+                socket.connect_to_server()
+                connections.append(socket)
+
+            page.route_web_socket(lambda _: True, through)
+            page.goto(served)
+            page.locator('.mv-summary tr[data-state="KAZ"]').wait_for(timeout=30_000)
+            page.get_by_role("slider", name="Kazakhstan balancing propensity").focus()
+            page.keyboard.press("PageUp")
+            page.locator(".mv-stale").wait_for()
+
+            connections[-1].close(code=4000, reason="test: the connection drops")
+            deadline = time.monotonic() + 30
+            while len(connections) < 2:  # the page connects again by itself
+                assert time.monotonic() < deadline, "the page did not reconnect"
+                page.wait_for_timeout(100)
+            kaz = page.locator(".mv-slider-states-KAZ-balancing_propensity .mv-value")
+            expect(kaz).to_have_text("3.600 (was 1.600)", timeout=30_000)
+            page.locator(".mv-run").click()
+            expect(page.locator(".mv-muted").first).to_contain_text(
+                "1 value changed", timeout=30_000
+            )
+            assert "Connection lost" not in page.content()
+        finally:
+            browser.close()
+
+
 def test_end_to_end_text_typed_while_busy_reaches_the_server_whole(
     chromium, served, scenario_folder
 ):
