@@ -798,12 +798,10 @@ def dependence_chart(
     scenario = run.scenario
     n = len(scenario.states)
     grids = _panel_layout(n, DEPENDENCE_HEIGHT)
-    option = _common(f"Dependence — {run_title(run)}", n, "dependence")
+    # the date once, in the title: panel titles stay short enough for a 1024 px wide page
+    option = _common(f"Dependence to {run.date} — {run_title(run)}", n, "dependence")
     option["title"] += _panel_titles(
-        [
-            f"{s.name}: {run.dependence[-1, i]:.2f} in {run.date}"
-            for i, s in enumerate(scenario.states)
-        ],
+        [f"{s.name}: {run.dependence[-1, i]:.2f}" for i, s in enumerate(scenario.states)],
         grids,
     )
     option["grid"] = grids[:n]

@@ -246,7 +246,8 @@ def test_charts_have_a_panel_per_state_labels_and_event_marks(baseline):
     dependence = dependence_chart(run, run, ensemble)
     json.dumps(dependence, allow_nan=False)  # what the browser gets: JSON, no NaN
     titles = [t["text"] for t in dependence["title"][1:]]
-    assert titles[0] == "Kazakhstan: " + f"{run.dependence[-1, 0]:.2f} in 2021-12"
+    assert titles[0] == "Kazakhstan: " + f"{run.dependence[-1, 0]:.2f}"
+    assert dependence["title"][0]["text"].startswith("Dependence to 2021-12 — ")
     assert len(titles) == len(dependence["grid"]) == len(baseline.states)
     assert dependence["yAxis"][0]["name"] == "largest partner share"
     names = {s["name"] for s in dependence["series"]}
