@@ -10,6 +10,7 @@ that the trajectory view changed.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -20,31 +21,42 @@ import time
 import urllib.request
 
 import ipyvuetify as v
-import ipywidgets
 import numpy as np
 import pytest
 import solara
-from solara.widgets import HTML
+from solara.components.echarts import EchartsWidget
+from solara.widgets import HTML, Navigator
 
 from experiments.app import (
+    QUEUE_LENGTH,
+    SAVE_NAME_LENGTH,
     SCENARIO_ENV,
+    Action,
     Dashboard,
     Page,
     SaveError,
     Simulation,
     apply_settings,
+    check_save_name,
+    compare_in_query,
     controls,
     current_value,
-    dependence_figure,
+    dependence_chart,
     key_events,
+    parse_query,
+    parse_seed,
+    queue_action,
     run_ensemble,
+    run_title,
     save_settings,
     scenario_files,
     set_override,
-    shares_figure,
-    simplex_figure,
+    settings_query,
+    shares_chart,
+    simplex_chart,
     simplex_xy,
     single_run,
+    summary_csv,
     try_settings,
 )
 from experiments.cli import main, parser
@@ -111,6 +123,32 @@ def test_overrides_drop_values_equal_to_the_scenarios_own(baseline):
     }
 
 
+def test_a_slider_returns_to_the_scenarios_own_value_exactly(baseline):
+    # the slider stops on its grid only: the position nearest the scenario's own value means
+    # that value, not a change (Kyrgyzstan's 1.754 came back as 1.750 and was saved)
+    for control in (c for group in controls(baseline).values() for c in group):
+        own = current_value(baseline, control.key)
+        position = control.snapped(control.shown(own))
+        assert control.value_at(position, own) == own
+        assert set_override(baseline, {}, control.key, control.value_at(position, own)) == {}
+        other = control.snapped(position + 3 * control.step)
+        if other != position:
+            assert set_override(baseline, {}, control.key, control.value_at(other, own))
+
+
+def test_the_title_says_when_values_changed(baseline):
+    assert run_title(single_run(baseline, 7)) == baseline.title
+    changed = single_run(apply_settings(baseline, {KAZ: 5.0}), 7, {KAZ: 5.0})
+    assert run_title(changed) == "Central Asia 1991-2021 (1 value changed)"
+    assert "(1 value changed)" in dependence_chart(changed)["title"][0]["text"]
+
+
+def test_a_typed_seed_is_a_whole_number_or_the_text_refused():
+    assert parse_seed(" 20211231 ") == 20211231
+    assert parse_seed("2021x") == "2021x"
+    assert "a whole number" in try_settings(load_scenario(BASELINE), {}, parse_seed("2021x"))[1]
+
+
 @pytest.mark.parametrize(
     ("overrides", "seed", "expected"),
     [
@@ -157,22 +195,108 @@ def test_ensemble_replicate_zero_is_the_run_shown(baseline):
     assert ensemble.final_poles.shape == (8, len(baseline.states), 3)
 
 
+def test_presses_while_busy_wait_in_order_and_repeats_merge(baseline):
+    other = apply_settings(baseline, {KAZ: 3.0})
+    year = Action("step", baseline, 7, (), 12)
+    queue = []
+    for _ in range(10):  # ten quick "+1 year": one step of ten years
+        queue = queue_action(queue, year)
+    assert queue == [Action("step", baseline, 7, (), 120)]
+    run = Action("run", baseline, 7, ())
+    assert queue_action(queue_action(queue, run), run) == [*queue, run]  # Run twice: once
+    changed = Action("run", other, 7, ((KAZ, 3.0),))
+    assert queue_action([run], changed) == [run, changed]  # other settings: both, in order
+    assert queue_action([run], Action("run", baseline, 8, ())) != [run]
+    full = [Action("restart", baseline, seed, ()) for seed in range(QUEUE_LENGTH)]
+    assert queue_action(full, run) == full
+    assert "120 months: seed 7, the scenario's own values" in queue[0].describe()
+
+
+def test_settings_go_into_the_url_and_back():
+    values = {KAZ: 3.69, "events.bri_2013.enabled": False}
+    query = settings_query("what-ifs/a b.toml", 5, values)
+    assert query == (
+        "scenario=what-ifs/a+b.toml&seed=5"
+        "&events.bri_2013.enabled=false&states.KAZ.balancing_propensity=3.69"
+    )
+    assert parse_query(query) == ("what-ifs/a b.toml", 5, values)
+    compared = settings_query("baseline.toml", None, {}, compare="no-balancing.toml")
+    assert compared == "scenario=baseline.toml&compare=no-balancing.toml"
+    assert compare_in_query(compared) == "no-balancing.toml"
+    assert parse_query(compared) == ("baseline.toml", None, {})
+    assert parse_query("scenario=baseline.toml") == ("baseline.toml", None, {})
+    assert parse_query(None) == (None, None, {})
+    # not validated here: the page shows why it cannot run these
+    assert parse_query("seed=x&states.KAZ.balancing_propensity=lots") == (
+        None,
+        "x",
+        {KAZ: "lots"},
+    )
+
+
 def test_simplex_projection_puts_poles_at_the_corners():
     x, y = simplex_xy(np.array([[1, 0, 0], [0, 1, 0], [0, 0, 2], [1, 1, 1]], dtype=float))
     np.testing.assert_allclose(x, [0, 1, 0.5, 0.5])
     np.testing.assert_allclose(y, [0, 0, np.sqrt(3) / 2, np.sqrt(3) / 6])
 
 
-def test_figures_have_a_panel_per_state_and_labels(baseline):
+def test_charts_have_a_panel_per_state_labels_and_event_marks(baseline):
     run = single_run(baseline, 7)
     ensemble = run_ensemble(baseline, 7, runs=4)
-    figure = dependence_figure(run, run, ensemble)
-    titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
-    assert titles[0] == "Kazakhstan: " + f"{run.dependence[-1, 0]:.2f} in 2021-12"
-    assert len(titles) == len(baseline.states)
-    assert figure.axes[0].get_ylabel() == "Largest partner share"
-    assert len(shares_figure(run).axes) == 6
-    assert "Russia / China / West" in simplex_figure(run, ensemble)._suptitle.get_text()
+    dependence = dependence_chart(run, run, ensemble)
+    json.dumps(dependence, allow_nan=False)  # what the browser gets: JSON, no NaN
+    titles = [t["text"] for t in dependence["title"][1:]]
+    assert titles[0] == "Kazakhstan: " + f"{run.dependence[-1, 0]:.2f}"
+    assert dependence["title"][0]["text"].startswith("Dependence to 2021-12 — ")
+    assert len(titles) == len(dependence["grid"]) == len(baseline.states)
+    assert dependence["yAxis"][0]["name"] == "largest partner share"
+    names = {s["name"] for s in dependence["series"]}
+    assert {"this run", "baseline.toml as loaded", "median of 4 runs"} <= names
+    band = next(s for s in dependence["series"] if s["name"].startswith("5-95%"))
+    assert band["areaStyle"]["opacity"] >= 0.3  # a band one can see
+    # every enabled event of the scenario is marked on the time axes, named on hover
+    this_run = next(s for s in dependence["series"] if s["name"] == "this run")
+    marks = {start["coord"][0] for start, _ in this_run["markLine"]["data"]}
+    assert marks == {e.date for e in baseline.events if e.enabled}
+    assert "2013-09" in marks and {"toolbox", "dataZoom", "tooltip"} <= set(dependence)
+    shares = shares_chart(run)
+    assert len(shares["series"]) == len(baseline.states) * len(baseline.powers)
+    simplex = simplex_chart(run, ensemble)
+    assert "Russia / China / West (USA+EU)" in simplex["title"]["text"]
+    # zoomed to the data: every state's point lies inside the axes' range
+    xmin, xmax = simplex["xAxis"]["min"], simplex["xAxis"]["max"]
+    ymin, ymax = simplex["yAxis"]["min"], simplex["yAxis"]["max"]
+    assert xmax - xmin < 1 and xmax - xmin == pytest.approx(ymax - ymin, abs=1e-3)
+    for series in simplex["series"]:
+        if series.get("name") in {s.name for s in baseline.states}:
+            for point in series["data"]:
+                x, y = point["value"]
+                assert xmin <= x <= xmax and ymin <= y <= ymax
+
+
+def test_states_powers_and_runs_have_colour_sets_of_their_own(baseline):
+    run = single_run(baseline, 7)
+    states = {s["itemStyle"]["color"] for s in simplex_chart(run)["series"] if "name" in s}
+    powers = {s["itemStyle"]["color"] for s in shares_chart(run)["series"]}
+    runs = {s["itemStyle"]["color"] for s in dependence_chart(run, run)["series"]}
+    assert len(states) == len(baseline.states) and len(powers) == len(baseline.powers)
+    assert len(runs) == 2 and not (states & powers or states & runs or powers & runs)
+
+
+def test_the_table_exports_as_csv(baseline):
+    run = single_run(apply_settings(baseline, {KAZ: 5.0}), 7, {KAZ: 5.0})
+    text = summary_csv(run, single_run(baseline, 7), run_ensemble(baseline, 7, runs=4))
+    lines = text.splitlines()
+    assert lines[0].startswith("# ") and f"{KAZ} = 5.0" in lines[0]
+    assert lines[1].split(",")[:5] == [
+        "state",
+        "date",
+        "dependence",
+        "largest_partner",
+        "dependence_as_loaded",
+    ]
+    assert lines[2].startswith(f"KAZ,2021-12,{run.dependence[-1, 0]:.6f},")
+    assert len(lines) == 2 + len(baseline.states)
 
 
 @pytest.fixture
@@ -213,6 +337,11 @@ def test_saved_settings_extend_the_scenario_and_load(scenario_folder):
     ("overrides", "seed", "name", "message"),
     [
         ({KAZ: 2.0}, 1, "../escape", "a name of letters"),
+        ({KAZ: 2.0}, 1, "..", "a name of letters"),
+        ({KAZ: 2.0}, 1, ".hidden", "a name of letters"),
+        ({KAZ: 2.0}, 1, "kaz.v2", "a name of letters"),
+        ({KAZ: 2.0}, 1, "", "give the new scenario a name"),
+        ({KAZ: 2.0}, 1, "x" * (SAVE_NAME_LENGTH + 1), "at most 60 characters"),
         ({}, 20211231, "same", "nothing to save"),
         ({KAZ: 25.0}, 1, "bad", "a number in [0.0, 20.0]"),
     ],
@@ -226,6 +355,14 @@ def test_save_refuses_bad_names_no_changes_and_bad_values(
         "baseline-prior.toml",
         "baseline.toml",
     ]
+
+
+def test_save_names_are_checked_in_one_place():
+    assert check_save_name("quiz-kaz-2030") is None and check_save_name("a_b") is None
+    assert check_save_name("x" * SAVE_NAME_LENGTH) is None
+    for name in ("", "..", ".hidden", "a/b", "a b", "x" * (SAVE_NAME_LENGTH + 1)):
+        message = check_save_name(name)
+        assert message and "\n" not in message
 
 
 def test_app_command_bad_scenario_is_one_line_exit_2(tmp_path, capsys):
@@ -274,13 +411,64 @@ def dependence_of(rc, state: str) -> float:
     return float(value)
 
 
-def figure_png(rc, name: str) -> bytes:
+def chart(rc, name: str) -> dict:
+    """The ECharts option of a chart on the page (``dependence``, ``shares`` or ``simplex``)."""
     wrapper = rc.find(v.Html, class_=f"mv-figure mv-figure-{name}")
-    return wrapper.find(ipywidgets.Image).widget.value
+    return wrapper.find(EchartsWidget).widget.option
+
+
+def idle(rc, timeout: float = 120) -> None:
+    """Wait until the page's background job (a run, steps or an ensemble) has finished and
+    its last render is complete.
+
+    The worker shows a result and the end of the busy state in one render, which updates the
+    widgets one after another: the busy bar can be gone a moment before the table is new.
+    """
+    deadline = time.monotonic() + timeout
+    while rc.find(v.ProgressLinear).widgets:
+        assert time.monotonic() < deadline, "the page is still busy"
+        time.sleep(0.05)
+    before = None
+    while (now := [w.unsafe_innerHTML for w in rc.find(HTML).widgets]) != before:
+        assert time.monotonic() < deadline, "the page does not settle"
+        before = now
+        time.sleep(0.3)
+
+
+def click(rc, label: str, *, changes: bool = True) -> None:
+    """Click a button and wait for what it started (and, if it ``changes`` it, the table)."""
+    before = summary(rc)
+    button(rc, label).click()
+    idle(rc)
+    deadline = time.monotonic() + 30
+    while changes and summary(rc) == before:  # the last render may trail the job's end
+        assert time.monotonic() < deadline, f"{label!r} did not change the table"
+        time.sleep(0.05)
+
+
+def commit(rc, label: str, text: str) -> None:
+    """Type ``text`` into a text field and leave it: its ``change`` event carries the text."""
+    field = rc.find(v.TextField, label=label).widget
+    field.v_model = text
+    field.fire_event("change", text)
 
 
 def messages(rc) -> list[str]:
     return [" ".join(map(str, w.children)) for w in rc.find(v.Alert).widgets]
+
+
+def shows(rc, text: str, timeout: float = 10) -> bool:
+    """Whether a message containing ``text`` shows within ``timeout`` seconds.
+
+    A change made while the page's worker thread renders is rendered by that thread, just
+    after: the page catches up shortly, not at once.
+    """
+    deadline = time.monotonic() + timeout
+    while not any(text in m for m in messages(rc)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_page_shows_controls_in_the_sidebar(monkeypatch):
@@ -289,14 +477,14 @@ def test_page_shows_controls_in_the_sidebar(monkeypatch):
     try:
         assert len(rc.find(v.Slider)) == 16  # 5 balancing, 5 inertia, 6 rivalry
         assert rc.find(v.Slider, label="Kazakhstan inertia").widget.v_model == 0.97
-        assert len(rc.find(v.Checkbox)) == 6
-        picker = rc.find(v.Select).widget
+        assert len(rc.find(v.Checkbox)) == len(load_scenario(BASELINE).events)  # every event
+        picker = rc.find(v.Select, label="Scenario").widget
         assert picker.v_model == "baseline.toml" and "patterns.toml" not in picker.items
         for label in ("Run", "Ensemble (50 seeds)", "+1 year", "Save settings as scenario"):
             assert not button(rc, label).disabled
         calibrated = load_scenario(BASELINE).parameters[KAZ].value
         assert slider(rc, KAZ).v_model == round(calibrated, 2)  # on the slider's grid of 0.01
-        assert "2021-12" in summary(rc) and figure_png(rc, "dependence")[:4] == b"\x89PNG"
+        assert "2021-12" in summary(rc) and chart(rc, "dependence")["series"]
         assert messages(rc) == []
     finally:
         rc.close()
@@ -305,13 +493,13 @@ def test_page_shows_controls_in_the_sidebar(monkeypatch):
 def test_moving_kazakhstans_slider_and_running_changes_its_trajectory():
     _, rc = render()
     try:
-        before, image = dependence_of(rc, "KAZ"), figure_png(rc, "dependence")
+        before, drawn = dependence_of(rc, "KAZ"), chart(rc, "dependence")
         slider(rc, KAZ).v_model = 5.0
         assert any("press Run" in m for m in messages(rc))  # not applied until Run
         assert dependence_of(rc, "KAZ") == before
-        button(rc, "Run").click()
+        click(rc, "Run")
         assert dependence_of(rc, "KAZ") < before - 0.1
-        assert figure_png(rc, "dependence") != image
+        assert chart(rc, "dependence") != drawn
         assert "baseline.toml as loaded" in summary(rc) and messages(rc) == []
     finally:
         rc.close()
@@ -339,12 +527,12 @@ def test_extreme_values_show_the_validation_message_not_an_exception():
 def test_steps_update_the_date_and_the_ensemble_adds_bands():
     _, rc = render()
     try:
-        button(rc, "Restart").click()
+        click(rc, "Restart")
         assert "Dependence 1991-12" in summary(rc)
-        button(rc, "+1 year").click()
+        click(rc, "+1 year")
         assert "Dependence 1992-12" in summary(rc)
         rc.find(v.Checkbox, label="2013-09 China proposes the Belt and Road").widget.v_model = False
-        button(rc, "Ensemble (50 seeds)").click()
+        click(rc, "Ensemble (50 seeds)")
         text = summary(rc)
         assert "Dependence 2021-12" in text and "50 runs, 2021-12: median (5-95%)" in text
     finally:
@@ -356,15 +544,13 @@ def test_picking_a_scenario_resets_the_values_and_a_bad_seed_is_a_message():
     _, rc = render()
     try:
         slider(rc, KAZ).v_model = 5.0
-        rc.find(v.Select).widget.v_model = "no-balancing.toml"
+        rc.find(v.Select, label="Scenario").widget.v_model = "no-balancing.toml"
         assert slider(rc, KAZ).v_model == 0.0  # the null model's own value; the change dropped
         expected = single_run(null_model, null_model.seed).dependence[-1, 0]
         assert dependence_of(rc, "KAZ") == pytest.approx(expected, abs=1e-6)
-        button(rc, "Run").click()
-        seed = rc.find(v.TextField, label="Seed (batch seed; the run shown is replicate 0)")
-        seed.widget.v_model = "-5"
-        seed.widget.fire_event("focusout", None)  # the field commits on leaving it
-        assert any("seed = -5: a whole number in [0, 2^63)" in m for m in messages(rc))
+        click(rc, "Run", changes=False)  # the same run as the one shown
+        commit(rc, "Seed (batch seed; the run shown is replicate 0)", "-5")
+        assert shows(rc, "seed = -5: a whole number in [0, 2^63)")
         assert button(rc, "Run").disabled
         assert dependence_of(rc, "KAZ") == pytest.approx(expected, abs=1e-6)  # the run stays
     finally:
@@ -375,13 +561,160 @@ def test_save_button_writes_a_scenario_that_loads(scenario_folder):
     _, rc = render(scenario_folder / "baseline.toml")
     try:
         slider(rc, KAZ).v_model = 4.0
-        rc.find(v.TextField, label="Name (file name, without .toml)").widget.v_model = "mine"
+        commit(rc, "Name (file name, without .toml)", "mine")
         button(rc, "Save settings as scenario").click()
         assert any("Saved" in m and "mine.toml" in m for m in messages(rc))
         assert load_scenario(scenario_folder / "mine.toml").parameters[KAZ].value == 4.0
-        assert "mine.toml" in rc.find(v.Select).widget.items
+        assert "mine.toml" in rc.find(v.Select, label="Scenario").widget.items
         button(rc, "Save settings as scenario").click()  # again: refused, not overwritten
         assert any("exists already" in m for m in messages(rc))
+    finally:
+        rc.close()
+
+
+def test_an_empty_or_bad_save_name_is_refused_in_the_page(scenario_folder):
+    _, rc = render(scenario_folder / "baseline.toml")
+    try:
+        slider(rc, KAZ).v_model = 4.0
+        for name, message in (("", "give the new scenario a name"), ("..", "a name of letters")):
+            commit(rc, "Name (file name, without .toml)", name)
+            button(rc, "Save settings as scenario").click()
+            assert any(message in m for m in messages(rc))
+        assert sorted(p.name for p in scenario_folder.iterdir()) == [
+            "baseline-prior.toml",
+            "baseline.toml",
+        ]
+    finally:
+        rc.close()
+
+
+def test_a_slider_reset_restores_the_scenarios_value_and_nothing_is_saved(scenario_folder):
+    key = "states.KGZ.balancing_propensity"
+    _, rc = render(scenario_folder / "baseline.toml")
+    try:
+        own = current_value(load_scenario(scenario_folder / "baseline.toml"), key)
+        slider(rc, key).v_model = 3.0
+        wrapper = rc.find(v.Html, class_=f"mv-slider mv-slider-{key.replace('.', '-')}")
+        wrapper.find(v.Btn, children=["reset"]).widget.click()
+        assert slider(rc, key).v_model == round(own, 2)
+        slider(rc, key).v_model = 3.0
+        slider(rc, key).v_model = round(own, 2)  # back by hand, onto the grid's nearest stop
+        button(rc, "Save settings as scenario").click()
+        assert any("nothing to save" in m for m in messages(rc))
+    finally:
+        rc.close()
+
+
+def test_a_step_on_a_finished_run_does_nothing_and_says_so():
+    _, rc = render()
+    try:
+        click(rc, "Run", changes=False)  # the scenario's own run, to its end
+        click(rc, "+1 month", changes=False)
+        assert "Dependence 2021-12" in summary(rc)
+        assert shows(rc, "The run has reached 2021-12")
+    finally:
+        rc.close()
+
+
+def test_quick_presses_while_busy_are_all_computed_in_order():
+    _, rc = render()
+    try:
+        button(rc, "Restart").click()
+        for _ in range(10):  # while the restart computes: each press waits its turn
+            button(rc, "+1 year").click()
+        idle(rc)
+        assert "Dependence 2001-12" in summary(rc)  # 1991-12 and ten years, none lost
+        assert messages(rc) == []
+    finally:
+        rc.close()
+
+
+def test_the_page_takes_its_settings_from_the_url_and_keeps_them_there():
+    link = f"/?scenario=baseline.toml&seed=5&events.bri_2013.enabled=false&{KAZ}=3.0"
+    page = solara.AppLayout(children=[Dashboard(initial=str(BASELINE))])
+    _, rc = solara.render(solara.RoutingProvider(children=[page], pathname=link))
+    try:
+        assert slider(rc, KAZ).v_model == 3.0
+        assert (
+            rc.find(
+                v.TextField, label="Seed (batch seed; the run shown is replicate 0)"
+            ).widget.v_model
+            == "5"
+        )
+        bri = rc.find(v.Checkbox, label="2013-09 China proposes the Belt and Road").widget
+        assert bri.v_model is False
+        url = rc.find(Navigator).widget
+        slider(rc, KAZ).v_model = 4.0
+        assert url.location == link.replace("=3.0", "=4.0")
+        url.location = "/?scenario=no-balancing.toml"  # the browser's back button, say
+        assert slider(rc, KAZ).v_model == 0.0 and not messages(rc)
+        assert url.location == "/?scenario=no-balancing.toml"
+    finally:
+        rc.close()
+
+
+def test_play_animates_the_months_until_paused():
+    _, rc = render()
+    try:
+        click(rc, "Restart")
+        play = rc.find(v.Btn, class_="mv-play").widget
+        play.click()
+        seen = set()
+        deadline = time.monotonic() + 60
+        while len(seen) < 3:  # the date moves on by itself, frame after frame
+            assert time.monotonic() < deadline, f"Play showed only {seen}"
+            seen.add(re.search(r"Dependence (\d{4}-\d\d)", summary(rc)).group(1))
+            time.sleep(0.05)
+        assert "Pause" in play.children
+        play.click()
+        idle(rc)
+        paused = re.search(r"Dependence (\d{4}-\d\d)", summary(rc)).group(1)
+        assert "1991-12" < paused < "2021-12"
+        time.sleep(1)
+        assert f"Dependence {paused}" in summary(rc)  # it stays where it was paused
+        assert "Play" in rc.find(v.Btn, class_="mv-play").widget.children
+    finally:
+        rc.close()
+
+
+def test_every_event_of_the_scenario_can_be_switched_off():
+    _, rc = render()
+    try:
+        # not one of the six key events the page used to offer
+        box = rc.find(v.Checkbox, label="1992-05 Collective Security Treaty signed in Tashkent")
+        box.widget.v_model = False
+        click(rc, "Run")
+        assert "1 value changed" in " ".join(str(w.unsafe_innerHTML) for w in rc.find(HTML).widgets)
+        marks = {start["name"] for start, _ in _marks(chart(rc, "dependence"))}
+        assert "2013-09 China proposes the Belt and Road" in marks
+        assert "1992-05 Collective Security Treaty signed in Tashkent" not in marks  # it is off
+    finally:
+        rc.close()
+
+
+def _marks(option: dict) -> list[dict]:
+    this_run = next(s for s in option["series"] if s["name"] == "this run")
+    return this_run["markLine"]["data"]
+
+
+def test_a_second_scenario_overlays_the_dependence_chart_and_goes_into_the_url():
+    page = solara.AppLayout(children=[Dashboard(initial=str(BASELINE))])
+    _, rc = solara.render(solara.RoutingProvider(children=[page], pathname="/"))
+    try:
+        rc.find(
+            v.Select, label="Compare with (dotted purple, same seed)"
+        ).widget.v_model = "no-balancing.toml"
+        null_model = load_scenario(SCENARIOS / "no-balancing.toml")
+        overlay = [
+            s
+            for s in chart(rc, "dependence")["series"]
+            if s["name"] == "no-balancing.toml (same seed)"
+        ]
+        assert len(overlay) == len(null_model.states)
+        expected = single_run(null_model, load_scenario(BASELINE).seed).dependence[-1, 0]
+        assert overlay[0]["data"][-1][1] == pytest.approx(expected, abs=1e-4)
+        assert overlay[0]["lineStyle"]["type"] == "dotted"
+        assert "compare=no-balancing.toml" in rc.find(Navigator).widget.location
     finally:
         rc.close()
 
@@ -426,12 +759,14 @@ def chromium():
 
 
 @pytest.fixture
-def served(chromium, tmp_path):
-    """The dashboard served on a free port by ``multivector app``; yields its URL."""
+def served(chromium, scenario_folder, tmp_path):
+    """The dashboard of a copy of the baseline (saving writes beside it) served on a free port
+    by ``multivector app``; yields its URL."""
     port = _free_port()
     log = (tmp_path / "server.log").open("w")
+    scenario = scenario_folder / "baseline.toml"
     server = subprocess.Popen(
-        [sys.executable, "-m", "experiments.cli", "app", str(BASELINE), "--port", str(port)],
+        [sys.executable, "-m", "experiments.cli", "app", str(scenario), "--port", str(port)],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -472,8 +807,15 @@ def test_end_to_end_slider_and_run_change_the_trajectory_view(chromium, served, 
             row = page.locator('.mv-summary tr[data-state="KAZ"]')
             row.wait_for(timeout=30_000)
             before = row.get_attribute("data-dependence")
-            image = page.locator(".mv-figure-dependence img")
-            source = image.get_attribute("src")
+            canvas = page.locator(".mv-figure-dependence canvas").first
+            canvas.wait_for()
+            time.sleep(0.5)  # ECharts draws on the next frames
+            drawn = canvas.screenshot()
+
+            # the chart is drawn in the browser: hovering shows the values
+            box = canvas.bounding_box()
+            canvas.hover(position={"x": box["width"] * 0.15, "y": 160})
+            expect(page.locator(".mv-figure-dependence").get_by_text("this run")).to_be_visible()
 
             kaz = ".mv-slider-states-KAZ-balancing_propensity"
             page.get_by_role("slider", name="Kazakhstan balancing propensity").focus()
@@ -488,9 +830,10 @@ def test_end_to_end_slider_and_run_change_the_trajectory_view(chromium, served, 
                 f".dataset.dependence !== '{before}'"
             )
             assert float(row.get_attribute("data-dependence")) < float(before) - 0.1
-            page.wait_for_function(
-                f"document.querySelector('.mv-figure-dependence img').src !== '{source}'"
-            )
+            deadline = time.monotonic() + 30
+            while canvas.screenshot() == drawn:  # the chart redrawn with the new run
+                assert time.monotonic() < deadline, "the dependence chart was not redrawn"
+                time.sleep(0.2)
             page.locator(".mv-stale").wait_for(state="detached")
             page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
             assert (tmp_path / "dashboard.png").stat().st_size > 50_000
@@ -506,5 +849,136 @@ def test_end_to_end_slider_and_run_change_the_trajectory_view(chromium, served, 
             error.wait_for(state="detached")
             expect(page.locator(".mv-run")).to_be_enabled()
             page.screenshot(path=tmp_path / "dashboard-after-error.png", full_page=True)
+        finally:
+            browser.close()
+
+
+def test_end_to_end_settings_survive_a_reload_and_open_from_a_link(chromium, served):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(served)
+            page.locator('.mv-summary tr[data-state="KAZ"]').wait_for(timeout=30_000)
+            page.get_by_role("slider", name="Kazakhstan balancing propensity").focus()
+            page.keyboard.press("PageUp")  # 1.60 -> 3.60
+            field = page.get_by_label("Seed (batch seed; the run shown is replicate 0)")
+            field.fill("1234")
+            field.press("Enter")
+            expect(page).to_have_url(
+                re.compile(r"seed=1234&states\.KAZ\.balancing_propensity=3\.6"), timeout=30_000
+            )
+            kaz = page.locator(".mv-slider-states-KAZ-balancing_propensity .mv-value")
+            expected = kaz.inner_text()
+            assert "(was " in expected
+
+            page.reload()  # it used to lose every setting
+            page.locator('.mv-summary tr[data-state="KAZ"]').wait_for(timeout=30_000)
+            expect(kaz).to_have_text(expected, timeout=30_000)
+            expect(field).to_have_value("1234")
+
+            other = browser.new_page(viewport={"width": 1280, "height": 800})
+            other.goto(page.url)  # the link, shared
+            other.locator('.mv-summary tr[data-state="KAZ"]').wait_for(timeout=30_000)
+            expect(
+                other.locator(".mv-slider-states-KAZ-balancing_propensity .mv-value")
+            ).to_have_text(expected)
+            other.locator(".mv-run").click()
+            expect(other.locator(".mv-muted").first).to_contain_text("seed 1234 · 1 value changed")
+        finally:
+            browser.close()
+
+
+def test_end_to_end_the_session_survives_a_dropped_connection(chromium, served):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            connections = []  # the page's websockets, passed through to the server
+
+            def through(socket):
+                socket.connect_to_server()
+                connections.append(socket)
+
+            page.route_web_socket(lambda _: True, through)
+            page.goto(served)
+            page.locator('.mv-summary tr[data-state="KAZ"]').wait_for(timeout=30_000)
+            page.get_by_role("slider", name="Kazakhstan balancing propensity").focus()
+            page.keyboard.press("PageUp")
+            page.locator(".mv-stale").wait_for()
+
+            connections[-1].close(code=4000, reason="test: the connection drops")
+            deadline = time.monotonic() + 30
+            while len(connections) < 2:  # the page connects again by itself
+                assert time.monotonic() < deadline, "the page did not reconnect"
+                page.wait_for_timeout(100)
+            kaz = page.locator(".mv-slider-states-KAZ-balancing_propensity .mv-value")
+            expect(kaz).to_have_text("3.600 (was 1.600)", timeout=30_000)
+            page.locator(".mv-run").click()
+            expect(page.locator(".mv-muted").first).to_contain_text(
+                "1 value changed", timeout=30_000
+            )
+            assert "Connection lost" not in page.content()
+        finally:
+            browser.close()
+
+
+def test_end_to_end_text_typed_while_busy_reaches_the_server_whole(
+    chromium, served, scenario_folder
+):
+    from playwright.sync_api import expect, sync_playwright
+
+    seed = 31415926  # not the baseline's own seed (20211231)
+    expected = single_run(load_scenario(BASELINE), seed).dependence[-1, 0]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1650})
+            page.goto(served)
+            row = page.locator('.mv-summary tr[data-state="KAZ"]')
+            row.wait_for(timeout=30_000)
+
+            # type a seed key by key while an ensemble computes (it used to run seed 2), then
+            # press Run at once: the run uses the whole seed
+            page.locator(".mv-ensemble").click()
+            page.locator(".mv-busy").wait_for()
+            field = page.get_by_label("Seed (batch seed; the run shown is replicate 0)")
+            field.click()
+            field.press("Control+a")
+            page.keyboard.type(str(seed), delay=30)
+            page.get_by_role("slider", name="Kazakhstan balancing propensity").focus()
+            page.keyboard.press("PageUp")  # a change, so that there is something to save
+            page.locator(".mv-run").click()
+
+            # a save name typed while busy is saved whole (it used to be saved as q.toml)
+            name = page.get_by_label("Name (file name, without .toml)")
+            name.click()
+            name.press("Control+a")
+            page.keyboard.type("quiz-kaz-2030", delay=30)
+            page.locator(".mv-save").click()
+            notice = page.locator(".mv-notice-success")
+            expect(notice).to_contain_text("quiz-kaz-2030.toml", timeout=60_000)
+            assert (scenario_folder / "quiz-kaz-2030.toml").exists()
+            assert load_scenario(scenario_folder / "quiz-kaz-2030.toml").seed == seed
+
+            page.locator(".mv-busy").wait_for(state="detached", timeout=120_000)
+            expect(page.locator(".mv-muted").first).to_contain_text(f"seed {seed}")
+            expect(page.locator(".mv-muted").first).to_contain_text("1 value changed")
+            changed = float(row.get_attribute("data-dependence"))
+            assert abs(changed - expected) > 0.05  # Kazakhstan's change shows in its row
+
+            # Restart and ten quick "+1 year" while busy: all computed in order, none fatal
+            page.locator("button", has_text="Restart").click()
+            step = page.locator("button", has_text="+1 year")
+            for _ in range(10):
+                step.click(no_wait_after=True)
+            page.locator(".mv-busy").wait_for(state="detached", timeout=120_000)
+            expect(page.locator(".mv-date")).to_have_text("2001-12", timeout=60_000)
+            expect(page.locator(".mv-run")).to_be_enabled()
+            assert "Connection lost" not in page.content()
         finally:
             browser.close()
