@@ -927,6 +927,15 @@ def test_end_to_end_the_session_survives_a_dropped_connection(chromium, served):
             browser.close()
 
 
+BUSY_SEEN_OBSERVER = """() => {
+    window.mvBusySeen = false;
+    new MutationObserver(() => {
+        if (document.querySelector('.mv-busy')) window.mvBusySeen = true;
+    }).observe(document.body, {childList: true, subtree: true});
+}"""
+"""Page script: ``window.mvBusySeen`` turns true once the busy bar has been in the page."""
+
+
 def test_end_to_end_text_typed_while_busy_reaches_the_server_whole(
     chromium, served, scenario_folder
 ):
@@ -943,9 +952,12 @@ def test_end_to_end_text_typed_while_busy_reaches_the_server_whole(
             row.wait_for(timeout=30_000)
 
             # type a seed key by key while an ensemble computes (it used to run seed 2), then
-            # press Run at once: the run uses the whole seed
+            # press Run at once: the run uses the whole seed. On an idle machine the busy bar
+            # may come and go within one frame, which a visibility wait can miss: a mutation
+            # observer notes that it was inserted at all.
+            page.evaluate(BUSY_SEEN_OBSERVER)
             page.locator(".mv-ensemble").click()
-            page.locator(".mv-busy").wait_for()
+            page.wait_for_function("window.mvBusySeen === true", timeout=30_000)
             field = page.get_by_label("Seed (batch seed; the run shown is replicate 0)")
             field.click()
             field.press("Control+a")
