@@ -155,19 +155,19 @@ def state_ties_row(
     Utility of power ``j`` on dimension ``d`` (needs, affinities, conditionality, lock-in,
     sovereignty cost)::
 
-        u[j, d] = log O[j, d] + a[j] + b * M[j, d] - 2 * beta * w[j] * s[j, d]
+        u[j, d] = log O[j, d] + a[j] + b * M[j, d] - 2 * beta * lev[j] * s[j, d]
 
     where ``a[j] = affinity - regime_sensitivity x conditionality`` (precomputed), ``M`` the
     effective institutional memberships, ``b`` the lock-in bonus, ``beta`` the balancing
-    propensity and ``w[j]`` the power's leverage. ``-2 beta w s`` is the marginal sovereignty
-    cost of concentration: the gradient of ``beta * sum_j w_j s_j^2``, an HHI that weighs each
-    power by its leverage (threat-weighted balancing; with every ``w_j = 1`` the plain HHI, bit
+    propensity and ``lev[j]`` the power's leverage. ``-2 beta lev s`` is the marginal sovereignty
+    cost of concentration: the gradient of ``beta * sum_j lev_j s_j^2``, an HHI that weighs each
+    power by its leverage (threat-weighted balancing; with every ``lev_j = 1`` the plain HHI, bit
     for bit). The target allocation is a logit (quantal response) over partners on top of the
     lock-in floors ``f``::
 
         x[j, d] = f[j, d] + (1 - sum_j f[j, d]) * softmax_j(u[:, d] / temperature)
 
-    so the fixed point of repeated best responses maximises ``sum_j x_j u0_j - beta sum_j w_j
+    so the fixed point of repeated best responses maximises ``sum_j x_j u0_j - beta sum_j lev_j
     x_j^2 + temperature H(x)``. The volume of ties on ``d`` saturates in the offers accepted::
 
         A[d] = sum_j x[j, d] O[j, d],   V[d] = need[d] * A / (1 + A)

@@ -111,7 +111,7 @@ def reference_offers(base_offer, log_base_offer, rivalry_response, shares, memor
 def reference_target(block, state: int):
     """ODD 7.3, state i: the target allocation ``x`` (P, D, L) and the volume ``V`` (D, L).
 
-    u[j]  = log O[j, d] + a[j] + b * M[j, d] - 2 * beta * w[j] * s[j, d]
+    u[j]  = log O[j, d] + a[j] + b * M[j, d] - 2 * beta * lev[j] * s[j, d]
     x[j]  = f[j, d] + (1 - sum_l f[l, d]) * softmax_l(u[l] / tau)[j]
     A     = sum_j x[j] * O[j, d]
     V     = need[d] * A / (1 + A)
