@@ -485,56 +485,50 @@ def test_volume_of_known_offers_by_hand():
     _close(new, [0.5, 0.5], "ties")
 
 
-def test_sovereignty_cost_is_twice_beta_times_the_share():
-    """Two powers alike but for their shares: u_0 - u_1 = -2 beta (s_0 - s_1), so
-    x_0 / x_1 = exp(-2 beta (s_0 - s_1) / tau) (no floors)."""
+def _target_ratio_of_two_powers_alike(seed, beta, tau, shares, leverage):
+    """x_0 / x_1 of one state with two powers alike but for their shares and leverages (equal
+    offers, no attraction, memberships or floors), one lane per entry of ``beta``."""
+    lanes = len(beta)
     block = _quiet(
-        rule_block(np.random.default_rng(4), n_states=1, n_powers=2, n_dims=1, n_lanes=3)
+        rule_block(np.random.default_rng(seed), n_states=1, n_powers=2, n_dims=1, n_lanes=lanes)
     )
-    beta, tau = np.array([0.5, 1.0, 3.0]), np.array([1.0, 0.5, 2.0])
     block.update(
-        offers=np.full((1, 2, 1, 3), 1.0),
-        log_offers=np.zeros((1, 2, 1, 3)),
-        attraction=np.zeros((1, 2, 3)),
-        membership=np.zeros((1, 2, 1, 3)),
-        floor=np.zeros((1, 2, 1, 3)),
-        shares=np.array([0.8, 0.2])[None, :, None, None] * np.ones((1, 2, 1, 3)),
-        balancing_propensity=beta[None, :],
-        leverage=np.ones((2, 3)),
-        temperature=tau,
-        need=np.ones((1, 1, 3)),
-        adjustment_rate=np.ones((1, 3)),
-    )
-    new = compiled_new_ties(block, 0, 0)[0, :, 0]
-    _close(new[0] / new[1], np.exp(-2.0 * beta * (0.8 - 0.2) / tau), "x_0 / x_1")
-
-
-def test_leverage_weighs_each_power_in_the_sovereignty_cost():
-    """Two powers alike but for their shares and leverages: u_0 - u_1 = -2 beta (w_0 s_0 -
-    w_1 s_1), so x_0 / x_1 = exp(-2 beta (w_0 s_0 - w_1 s_1) / tau); equal shares with w_0 > w_1
-    leave the heavier power the smaller target (threat-weighted balancing, ODD 7.3)."""
-    block = _quiet(
-        rule_block(np.random.default_rng(5), n_states=1, n_powers=2, n_dims=1, n_lanes=4)
-    )
-    beta, tau = np.array([0.5, 1.0, 3.0, 1.0]), np.array([1.0, 0.5, 2.0, 1.0])
-    leverage = np.array([[2.0, 0.5, 1.0, 3.0], [1.0, 1.0, 4.0, 3.0]])
-    shares = np.array([[0.5, 0.8, 0.3, 0.6], [0.5, 0.2, 0.7, 0.4]])
-    block.update(
-        offers=np.full((1, 2, 1, 4), 1.0),
-        log_offers=np.zeros((1, 2, 1, 4)),
-        attraction=np.zeros((1, 2, 4)),
-        membership=np.zeros((1, 2, 1, 4)),
-        floor=np.zeros((1, 2, 1, 4)),
+        offers=np.full((1, 2, 1, lanes), 1.0),
+        log_offers=np.zeros((1, 2, 1, lanes)),
+        attraction=np.zeros((1, 2, lanes)),
+        membership=np.zeros((1, 2, 1, lanes)),
+        floor=np.zeros((1, 2, 1, lanes)),
         shares=shares[None, :, None, :],
         balancing_propensity=beta[None, :],
         leverage=leverage,
         temperature=tau,
-        need=np.ones((1, 1, 4)),
-        adjustment_rate=np.ones((1, 4)),
+        need=np.ones((1, 1, lanes)),
+        adjustment_rate=np.ones((1, lanes)),
     )
     new = compiled_new_ties(block, 0, 0)[0, :, 0]
+    return new[0] / new[1], new
+
+
+def test_sovereignty_cost_is_twice_beta_times_the_share():
+    """Two powers alike but for their shares: u_0 - u_1 = -2 beta (s_0 - s_1), so
+    x_0 / x_1 = exp(-2 beta (s_0 - s_1) / tau) (no floors)."""
+    beta, tau = np.array([0.5, 1.0, 3.0]), np.array([1.0, 0.5, 2.0])
+    shares = np.array([0.8, 0.2])[:, None] * np.ones((2, 3))
+    ratio, _ = _target_ratio_of_two_powers_alike(4, beta, tau, shares, np.ones((2, 3)))
+    _close(ratio, np.exp(-2.0 * beta * (0.8 - 0.2) / tau), "x_0 / x_1")
+
+
+def test_leverage_weighs_each_power_in_the_sovereignty_cost():
+    """Two powers alike but for their shares and leverages: u_0 - u_1 = -2 beta (lev_0 s_0 -
+    lev_1 s_1), so x_0 / x_1 = exp(-2 beta (lev_0 s_0 - lev_1 s_1) / tau); equal shares with
+    lev_0 > lev_1 leave the heavier power the smaller target (threat-weighted balancing, ODD
+    7.3)."""
+    beta, tau = np.array([0.5, 1.0, 3.0, 1.0]), np.array([1.0, 0.5, 2.0, 1.0])
+    leverage = np.array([[2.0, 0.5, 1.0, 3.0], [1.0, 1.0, 4.0, 3.0]])
+    shares = np.array([[0.5, 0.8, 0.3, 0.6], [0.5, 0.2, 0.7, 0.4]])
+    ratio, new = _target_ratio_of_two_powers_alike(5, beta, tau, shares, leverage)
     expected = np.exp(-2.0 * beta * (leverage[0] * shares[0] - leverage[1] * shares[1]) / tau)
-    _close(new[0] / new[1], expected, "x_0 / x_1")
+    _close(ratio, expected, "x_0 / x_1")
     assert new[0, 0] < new[1, 0]  # equal shares, the power with twice the leverage gets less
 
 
